@@ -1,0 +1,5 @@
+import type { CommandModule } from 'yargs';
+
+// One line per command module. Each module's default export is a yargs CommandModule.
+// (Helpers add their command here; keep the list sorted by command name.)
+export const commands: CommandModule<any, any>[] = [];

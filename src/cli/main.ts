@@ -1,0 +1,22 @@
+/**
+ * The `keytap` command line. Each command lives in `commands/<name>.ts` and exports a yargs
+ * `CommandModule` as default; `commands/index.ts` lists them.
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { commands } from './commands/index.ts';
+
+const cli = yargs(hideBin(process.argv))
+  .scriptName('keytap')
+  .usage('$0 <command> [options]\n\nLocal device agent for FIDO2 security keys and badge readers.')
+  .strict()
+  .demandCommand(1, 'Name a command; `keytap --help` lists them.')
+  .recommendCommands()
+  .wrap(Math.min(100, process.stdout.columns || 100))
+  .fail((msg, err) => {
+    if (err) throw err;
+    console.error(`${msg}\n\nRun \`keytap --help\` for usage.`);
+    process.exit(64);
+  });
+for (const c of commands) cli.command(c);
+await cli.parseAsync();
