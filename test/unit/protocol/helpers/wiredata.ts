@@ -1,0 +1,33 @@
+// Loads the libfido2 wire-data captures (BSD-2-Clause, Yubico AB; see
+// /work/shared/reference/wiredata/LICENSE-libfido2.txt) as 64-byte reports per macro.
+import { readFileSync } from 'node:fs';
+import { fromHex } from '../../../../src/util/bytes.ts';
+
+export const WIREDATA_DIR = '/work/shared/reference/wiredata';
+
+/** Reports per `[NAME]` section; short trailing lines are zero-padded to 64 bytes. */
+export function loadWiredata(file: string): Map<string, Uint8Array[]> {
+  const out = new Map<string, Uint8Array[]>();
+  let current: Uint8Array[] | undefined;
+  for (const raw of readFileSync(`${WIREDATA_DIR}/${file}`, 'utf8').split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const m = /^\[(\w+)\]$/.exec(line);
+    if (m) {
+      current = [];
+      out.set(m[1]!, current);
+    } else if (current) {
+      const b = fromHex(line);
+      const r = new Uint8Array(64);
+      r.set(b.subarray(0, 64));
+      current.push(r);
+    }
+  }
+  return out;
+}
+
+export function section(file: string, name: string): Uint8Array[] {
+  const s = loadWiredata(file).get(name);
+  if (!s) throw new Error(`no [${name}] in ${file}`);
+  return s;
+}
