@@ -31,3 +31,22 @@ export function section(file: string, name: string): Uint8Array[] {
   if (!s) throw new Error(`no [${name}] in ${file}`);
   return s;
 }
+
+/**
+ * Reassembles one message from captured reports, rewriting every frame's CID to the init
+ * packet's (fido.md §15 rule 5: some macros carry foreign CIDs on continuations).
+ * Returns the CTAPHID payload (for CBOR: status ‖ body).
+ */
+export async function reassemble(file: string, name: string): Promise<{ cid: number; cmd: number; payload: Uint8Array }> {
+  const { CtapHidAssembler } = await import('../../../../src/protocol/ctaphid/assembler.ts');
+  const frames = section(file, name).map((f) => new Uint8Array(f));
+  const cid = frames[0]!.subarray(0, 4);
+  for (const f of frames) f.set(cid, 0);
+  const a = new CtapHidAssembler({ expectedCid: ((cid[0]! << 24) | (cid[1]! << 16) | (cid[2]! << 8) | cid[3]!) >>> 0 });
+  for (const f of frames) {
+    const r = a.push(f, 0);
+    if (r.kind === 'complete') return r.message;
+    if (r.kind !== 'pending') throw new Error(`${name}: ${r.kind}`);
+  }
+  throw new Error(`${name}: message incomplete after ${frames.length} frames`);
+}
