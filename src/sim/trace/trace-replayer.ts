@@ -121,6 +121,11 @@ export class TraceReplayer {
     if (rest.length) throw new TraceNotConsumedError(rest[0]!.line, rest.length, formatEntry(rest[0]!, this.#hid()), this.#srcOpt());
   }
 
+  /** True while the host is still writing the continuation reports of a `=> *` message. */
+  get awaitingHostContinuation(): boolean {
+    return this.#wildcardConts > 0;
+  }
+
   /** Remaining records (not comments/timing). */
   get remaining(): number {
     return this.trace.entries.slice(this.#pos).filter((e) => e.kind !== 'comment' && e.kind !== 'delay').length;

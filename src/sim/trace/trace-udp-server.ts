@@ -1,0 +1,108 @@
+/**
+ * Serves a recorded device (a trace) as CTAPHID over UDP, the same wire as the virtual
+ * authenticator's endpoint (`src/sim/udp-server.ts`): one 64-byte report per datagram, replies
+ * to the sender. Loopback only unless `allowRemote`.
+ */
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { isIP } from 'node:net';
+import { TraceDevice } from './trace-device.ts';
+import { TraceReplayer, type TraceReplayerOptions } from './trace-replayer.ts';
+import { isLoopbackHost, UdpServerError } from '../udp-server.ts';
+import type { Trace } from '../../protocol/trace/trace-model.ts';
+import { CTAPHID_REPORT_SIZE } from '../../protocol/ctaphid/constants.ts';
+
+/** Options of `TraceUdpServer.listen`. */
+export interface TraceUdpServerOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** 0 picks a free port. Default 8111. */
+  port?: number;
+  /** Allow a non-loopback bind. Default false. */
+  allowRemote?: boolean;
+  /** Start the trace over when a host sends INIT after it was fully served. Default false. */
+  loop?: boolean;
+  /** File name for error messages. */
+  source?: string;
+  /** Mismatches and recorded errors. */
+  onError?: (e: Error) => void;
+  /** The trace was served completely. */
+  onConsumed?: () => void;
+  /** Replay options (honorTiming, events). */
+  replay?: Omit<TraceReplayerOptions, 'source'>;
+}
+
+/** A running UDP endpoint serving one trace. */
+export class TraceUdpServer {
+  #socket: Socket;
+  #device: TraceDevice;
+  #peer: RemoteInfo | null = null;
+  #closed = false;
+
+  private constructor(
+    readonly trace: Trace,
+    socket: Socket,
+    private readonly o: TraceUdpServerOptions,
+  ) {
+    this.#socket = socket;
+    this.#device = this.#fresh();
+    socket.on('message', (msg, rinfo) => this.#onMessage(msg, rinfo));
+  }
+
+  static listen(trace: Trace, options: TraceUdpServerOptions = {}): Promise<TraceUdpServer> {
+    const host = options.host ?? '127.0.0.1';
+    const port = options.port ?? 8111;
+    if (!isLoopbackHost(host) && !options.allowRemote) {
+      return Promise.reject(new UdpServerError('SIM_UDP_NON_LOOPBACK', `refusing to serve a trace on non-loopback address ${host}; pass --allow-remote to do it on purpose`, { details: { host } }));
+    }
+    const socket = createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
+    return new Promise((resolve, reject) => {
+      const onError = (e: Error): void => {
+        socket.close();
+        reject(new UdpServerError('SIM_UDP_BIND_FAILED', `cannot bind UDP ${host}:${port}: ${e.message}`, { cause: e, details: { host, port } }));
+      };
+      socket.once('error', onError);
+      socket.bind(port, host, () => {
+        socket.off('error', onError);
+        socket.on('error', () => undefined);
+        resolve(new TraceUdpServer(trace, socket, options));
+      });
+    });
+  }
+
+  /** The replay in progress (for `assertConsumed()` and `failure`). */
+  get replayer(): TraceReplayer {
+    return this.#device.replayer;
+  }
+
+  get address(): { host: string; port: number } {
+    const a = this.#socket.address();
+    return { host: a.address, port: a.port };
+  }
+
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    return new Promise((resolve) => this.#socket.close(() => resolve()));
+  }
+
+  #fresh(): TraceDevice {
+    const replayer = new TraceReplayer(this.trace, { ...this.o.replay, ...(this.o.source ? { source: this.o.source } : {}) });
+    return new TraceDevice(replayer, {
+      send: (r) => {
+        if (!this.#closed && this.#peer) this.#socket.send(r, this.#peer.port, this.#peer.address);
+      },
+      onError: (e) => this.o.onError?.(e),
+      onConsumed: () => this.o.onConsumed?.(),
+    });
+  }
+
+  #onMessage(msg: Buffer, rinfo: RemoteInfo): void {
+    let report = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
+    if (report.length === CTAPHID_REPORT_SIZE + 1 && report[0] === 0) report = report.subarray(1);
+    if (report.length !== CTAPHID_REPORT_SIZE) return;
+    const isInit = report[4] === 0x86 && report[0] === 0xff && report[1] === 0xff && report[2] === 0xff && report[3] === 0xff;
+    if (this.o.loop && isInit && this.#device.replayer.remaining === 0) this.#device = this.#fresh();
+    this.#peer = rinfo;
+    this.#device.receive(report);
+  }
+}

@@ -1,0 +1,62 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pythonModule, requireService } from '../helpers/services.ts';
+import { TraceUdpServer } from '../../src/sim/trace/trace-udp-server.ts';
+import { parseTrace } from '../../src/protocol/trace/parse-trace.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const GET_INFO = join(ROOT, 'fixtures/traces/hid/yubikey-5-fw5.2.1/get-info.trace');
+const SCRIPT = join(import.meta.dirname, 'trace-udp-python.py');
+
+function runPython(port: number): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const p = spawn('/usr/bin/python3', [SCRIPT, '127.0.0.1', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (err += d));
+    const t = setTimeout(() => p.kill('SIGKILL'), 20_000);
+    p.on('close', (code) => {
+      clearTimeout(t);
+      resolve({ code, out, err });
+    });
+  });
+}
+
+const gate = await requireService('python3-fido2', pythonModule('fido2.hid'));
+
+describe.skipIf(gate.skip)('python-fido2 against a served trace (UDP CTAPHID)', () => {
+  let server: TraceUdpServer | null = null;
+  afterEach(async () => {
+    await server?.close();
+    server = null;
+  });
+
+  it('python-fido2 reads getInfo of the captured YubiKey (fw 5.2.1) from the libfido2 wire data; the trace is fully consumed', async () => {
+    const errors: Error[] = [];
+    server = await TraceUdpServer.listen(parseTrace(readFileSync(GET_INFO, 'utf8')), { port: 0, source: 'get-info.trace', onError: (e) => errors.push(e) });
+    const r = await runPython(server.address.port);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const info = JSON.parse(r.out);
+    expect(info.versions).toEqual(['U2F_V2', 'FIDO_2_0', 'FIDO_2_1_PRE']);
+    expect(info.aaguid).toBe('1956e5bda37445f1a814356403fdbc18'); // getInfo 0x03 in the capture
+    expect(info.options.clientPin).toBe(false);
+    expect(info.max_msg_size).toBe(1200);
+    expect(info.device_version).toEqual([5, 2, 1]);
+    expect(errors).toEqual([]);
+    server.replayer.assertConsumed();
+  });
+
+  it('a client that asks for more than the trace holds gets CTAPHID_ERROR, and the mismatch names the line', async () => {
+    const errors: Error[] = [];
+    const trace = parseTrace(readFileSync(GET_INFO, 'utf8').replace(/\n=> \*\n# \[WIREDATA_CTAP_CBOR_INFO\][\s\S]*$/, '\n'));
+    server = await TraceUdpServer.listen(trace, { port: 0, onError: (e) => errors.push(e) });
+    const r = await runPython(server.address.port);
+    expect(r.code).not.toBe(0);
+    expect(errors[0]).toMatchObject({ code: 'TRACE_MISMATCH' });
+    expect((errors[0] as { line: number }).line).toBeGreaterThan(0);
+  });
+});
