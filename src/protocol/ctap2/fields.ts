@@ -61,6 +61,17 @@ export function describe(v: CborValue): string {
   return typeof v;
 }
 
+/** A CBOR type a member must have: its description for messages and its check. */
+interface Kind<T> {
+  what: string;
+  check: (v: CborValue) => v is CborValue & T;
+}
+const UINT: Kind<number> = { what: 'an unsigned integer', check: (x): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0 };
+const INT: Kind<number> = { what: 'an integer', check: (x): x is number => typeof x === 'number' && Number.isSafeInteger(x) };
+const BYTES: Kind<Uint8Array> = { what: 'a byte string', check: (x): x is Uint8Array => x instanceof Uint8Array };
+const TEXT: Kind<string> = { what: 'a text string', check: (x): x is string => typeof x === 'string' };
+const BOOL: Kind<boolean> = { what: 'a boolean', check: (x): x is boolean => typeof x === 'boolean' };
+
 /** Checked access to one map; `command` and `path` go into error messages. */
 export class Fields {
   constructor(
@@ -91,53 +102,41 @@ export class Fields {
     return v as T;
   }
 
+  #req<T>(key: number | string, name: string, kind: Kind<T>): T {
+    return this.expect(this.#get(key, name, true), name, key, kind.what, kind.check);
+  }
+  #opt<T>(key: number | string, name: string, kind: Kind<T>): T | undefined {
+    const v = this.#get(key, name, false);
+    return v === undefined ? undefined : this.expect(v, name, key, kind.what, kind.check);
+  }
+
   uint(key: number | string, name: string): number {
-    return this.#uint(this.#get(key, name, true), name, key);
+    return this.#req(key, name, UINT);
   }
   optUint(key: number | string, name: string): number | undefined {
-    const v = this.#get(key, name, false);
-    return v === undefined ? undefined : this.#uint(v, name, key);
+    return this.#opt(key, name, UINT);
   }
-  #uint(v: CborValue, name: string, key: number | string | undefined): number {
-    return this.expect(v, name, key, 'an unsigned integer', (x): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0);
-  }
-
   int(key: number | string, name: string): number {
-    return this.#int(this.#get(key, name, true), name, key);
+    return this.#req(key, name, INT);
   }
   optInt(key: number | string, name: string): number | undefined {
-    const v = this.#get(key, name, false);
-    return v === undefined ? undefined : this.#int(v, name, key);
+    return this.#opt(key, name, INT);
   }
-  #int(v: CborValue, name: string, key: number | string | undefined): number {
-    return this.expect(v, name, key, 'an integer', (x): x is number => typeof x === 'number' && Number.isSafeInteger(x));
-  }
-
   bytes(key: number | string, name: string): Uint8Array {
-    return this.#bytes(this.#get(key, name, true), name, key);
+    return this.#req(key, name, BYTES);
   }
   optBytes(key: number | string, name: string): Uint8Array | undefined {
-    const v = this.#get(key, name, false);
-    return v === undefined ? undefined : this.#bytes(v, name, key);
+    return this.#opt(key, name, BYTES);
   }
-  #bytes(v: CborValue, name: string, key: number | string | undefined): Uint8Array {
-    return this.expect(v, name, key, 'a byte string', (x): x is Uint8Array => x instanceof Uint8Array);
-  }
-
   text(key: number | string, name: string): string {
-    return this.#text(this.#get(key, name, true), name, key);
+    return this.#req(key, name, TEXT);
   }
   optText(key: number | string, name: string): string | undefined {
-    const v = this.#get(key, name, false);
-    return v === undefined ? undefined : this.#text(v, name, key);
-  }
-  #text(v: CborValue, name: string, key: number | string | undefined): string {
-    return this.expect(v, name, key, 'a text string', (x): x is string => typeof x === 'string');
+    return this.#opt(key, name, TEXT);
   }
 
   optBool(key: number | string, name: string): boolean | undefined {
-    const v = this.#get(key, name, false);
-    return v === undefined ? undefined : this.expect(v, name, key, 'a boolean', (x): x is boolean => typeof x === 'boolean');
+    return this.#opt(key, name, BOOL);
   }
 
   map_(key: number | string, name: string): Fields {
@@ -172,7 +171,7 @@ export class Fields {
     const out: Record<string, boolean> = {};
     for (const [k, v] of m.map) {
       if (typeof k !== 'string') throw this.#err(`${name} key`, key, `must be a text string, got ${describe(k as CborValue)}`);
-      out[k] = m.expect(v, k, undefined, 'a boolean', (x): x is boolean => typeof x === 'boolean');
+      out[k] = m.expect<boolean>(v, k, undefined, BOOL.what, BOOL.check);
     }
     return out;
   }
@@ -193,13 +192,13 @@ export class ItemContext {
     readonly name: string,
   ) {}
   text(v: CborValue): string {
-    return this.parent.expect(v, this.name, undefined, 'a text string', (x): x is string => typeof x === 'string');
+    return this.parent.expect<string>(v, this.name, undefined, TEXT.what, TEXT.check);
   }
   uint(v: CborValue): number {
-    return this.parent.expect(v, this.name, undefined, 'an unsigned integer', (x): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0);
+    return this.parent.expect<number>(v, this.name, undefined, UINT.what, UINT.check);
   }
   bytes(v: CborValue): Uint8Array {
-    return this.parent.expect(v, this.name, undefined, 'a byte string', (x): x is Uint8Array => x instanceof Uint8Array);
+    return this.parent.expect<Uint8Array>(v, this.name, undefined, BYTES.what, BYTES.check);
   }
   map(v: CborValue): Fields {
     const m = this.parent.expect(v, this.name, undefined, 'a map', (x): x is CborMap => x instanceof Map);

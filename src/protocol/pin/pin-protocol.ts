@@ -264,24 +264,23 @@ export function pinHash16(pin: SecretBytes | Uint8Array): SecretBytes {
   return new SecretBytes(out);
 }
 
+/** Encrypts a derived secret and wipes it. */
+function encryptAndWipe(protocol: PinUvAuthProtocol, shared: SecretBytes, plaintext: SecretBytes, iv?: Uint8Array): Uint8Array {
+  try {
+    return protocol.encrypt(shared, plaintext.exposeSecret(), iv);
+  } finally {
+    plaintext.wipe();
+  }
+}
+
 /** pinHashEnc = encrypt(shared, LEFT(SHA-256(pin), 16)) (getPinToken, 0x09, changePIN). */
 export function encryptPinHash(protocol: PinUvAuthProtocol, shared: SecretBytes, pin: SecretBytes | Uint8Array, iv?: Uint8Array): Uint8Array {
-  const h = pinHash16(pin);
-  try {
-    return protocol.encrypt(shared, h.exposeSecret(), iv);
-  } finally {
-    h.wipe();
-  }
+  return encryptAndWipe(protocol, shared, pinHash16(pin), iv);
 }
 
 /** newPinEnc = encrypt(shared, pad64(pin)). */
 export function encryptNewPin(protocol: PinUvAuthProtocol, shared: SecretBytes, pin: SecretBytes | Uint8Array, iv?: Uint8Array): Uint8Array {
-  const padded = padPin(pin);
-  try {
-    return protocol.encrypt(shared, padded.exposeSecret(), iv);
-  } finally {
-    padded.wipe();
-  }
+  return encryptAndWipe(protocol, shared, padPin(pin), iv);
 }
 
 /** setPIN members (CTAP 2.1 §6.5.5.5): newPinEnc and pinUvAuthParam = authenticate(shared, newPinEnc). */
