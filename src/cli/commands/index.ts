@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
+import simulate from './simulate.ts';
 
 // One line per command module. Each module's default export is a yargs CommandModule.
 // (Helpers add their command here; keep the list sorted by command name.)
-export const commands: CommandModule<any, any>[] = [];
+export const commands: CommandModule<any, any>[] = [simulate];
