@@ -166,12 +166,18 @@ export class PinProtocolV1 extends PinProtocolBase {
     return new SecretBytes(out);
   }
 
+  #key(shared: SecretBytes): Uint8Array {
+    const s = shared.exposeSecret();
+    if (s.length !== 32) throw new PinProtocolError(`protocol 1 shared secret must be 32 bytes, got ${s.length}`, 'key-length');
+    return s;
+  }
+
   encrypt(shared: SecretBytes, plaintext: Uint8Array): Uint8Array {
-    return aesCbc('enc', shared.exposeSecret(), ZERO_IV, plaintext);
+    return aesCbc('enc', this.#key(shared), ZERO_IV, plaintext);
   }
 
   decrypt(shared: SecretBytes, ciphertext: Uint8Array): SecretBytes {
-    return new SecretBytes(aesCbc('dec', shared.exposeSecret(), ZERO_IV, ciphertext));
+    return new SecretBytes(aesCbc('dec', this.#key(shared), ZERO_IV, ciphertext));
   }
 
   authenticate(key: SecretBytes | Uint8Array, message: Uint8Array): Uint8Array {

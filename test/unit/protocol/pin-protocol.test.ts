@@ -71,6 +71,11 @@ describe('PIN/UV auth protocol 1 known answers (CTAP 2.1 §6.5.6; fido.md §7)',
     expect(toHex(r.pinUvAuthParam)).toBe('fb97e92f3724d7c85e001d7f93e6490a');
   });
 
+  it('rejects partial blocks and a shared secret of the wrong size with PinProtocolError', () => {
+    expect(() => p.decrypt(sharedSecret, new Uint8Array(15))).toThrow(PinProtocolError);
+    expect(() => p.encrypt(new SecretBytes(new Uint8Array(64)), new Uint8Array(16))).toThrow(expect.objectContaining({ code: 'PIN_PROTOCOL_ERROR', details: { reason: 'key-length' } }));
+  });
+
   it('authenticate is 16 bytes; verify rejects a flipped bit', () => {
     const tag = p.authenticate(sharedSecret, fromHex('00'));
     expect(tag.length).toBe(16);
