@@ -32,7 +32,8 @@ import { CancelledError } from '../../protocol/transport-errors.ts';
 import { createSimEnv, type PersistentState, type SimEnv, type StoredCredential, type UserPresenceResult } from '../env.ts';
 import { loadProfile, type DeviceProfile } from '../profiles.ts';
 import type { CborHandler, KeepaliveStatusValue } from '../ctaphid-device.ts';
-import { devicePinProtocolV1, devicePinProtocolV2, KeyAgreementKey, type DevicePinProtocol } from './pin-crypto.ts';
+import { PinProtocolV1, PinProtocolV2, type KeyAgreementKeyPair, type PinUvAuthProtocol } from '../../protocol/pin/pin-protocol.ts';
+import { SecretBytes } from '../../protocol/secret.ts';
 
 /** Options of `VirtualAuthenticator`. */
 export interface VirtualAuthenticatorOptions {
@@ -89,7 +90,7 @@ interface AssertionQueue {
 interface RuntimeState {
   poweredAt: number;
   consecutiveMismatches: number;
-  keyAgreement: Map<1 | 2, KeyAgreementKey>;
+  keyAgreement: Map<1 | 2, KeyAgreementKeyPair>;
   token: PinToken | null;
   assertions: AssertionQueue | null;
 }
@@ -110,7 +111,7 @@ export class VirtualAuthenticator implements CborHandler {
   readonly env: SimEnv;
   #state: PersistentState;
   #rt: RuntimeState;
-  #protocols: Map<1 | 2, DevicePinProtocol>;
+  #protocols: Map<1 | 2, PinUvAuthProtocol>;
   #attestation: 'packed-self' | 'none';
   #upTimeoutMs: number;
   #tokenLifetimeMs: number;
@@ -125,8 +126,10 @@ export class VirtualAuthenticator implements CborHandler {
     this.#aaguid = fromHex(this.profile.getInfo.aaguid);
     this.#protocols = new Map();
     for (const v of this.profile.getInfo.pinUvAuthProtocols ?? [1]) {
-      if (v === 1) this.#protocols.set(1, devicePinProtocolV1());
-      if (v === 2) this.#protocols.set(2, devicePinProtocolV2(this.env.random));
+      // The host's PIN/UV protocol implementation, used from the authenticator side
+      // (generateKeyPair / decapsulate) with the injected randomness.
+      if (v === 1) this.#protocols.set(1, new PinProtocolV1({ random: this.env.random }));
+      if (v === 2) this.#protocols.set(2, new PinProtocolV2({ random: this.env.random }));
     }
     const stored = this.env.storage.load();
     this.#state = stored ?? this.#factoryState();
@@ -141,7 +144,8 @@ export class VirtualAuthenticator implements CborHandler {
 
   /** Simulates unplugging and re-inserting: drops power-cycle state, restarts the reset window. */
   powerCycle(): void {
-    this.#rt.token?.bytes.fill(0);
+    this.#clearToken();
+    this.#clearKeyAgreement();
     this.#rt = this.#freshRuntime();
   }
 
@@ -249,31 +253,44 @@ export class VirtualAuthenticator implements CborHandler {
 
   // ---------------------------------------------------------------- clientPIN (CTAP 2.1 §6.5.5)
 
-  #protocol(version: number | undefined): DevicePinProtocol {
+  #protocol(version: number | undefined): PinUvAuthProtocol {
     if (version === undefined) return fail(CtapStatus.MISSING_PARAMETER);
     const p = this.#protocols.get(version as 1 | 2);
     return p ?? fail(CtapStatus.INVALID_PARAMETER);
   }
 
-  #keyAgreement(version: 1 | 2): KeyAgreementKey {
-    let k = this.#rt.keyAgreement.get(version);
+  /** The protocol's key-agreement key, generated on first use after power-up or a mismatch. */
+  #keyAgreement(proto: PinUvAuthProtocol): KeyAgreementKeyPair {
+    let k = this.#rt.keyAgreement.get(proto.version);
     if (!k) {
-      k = new KeyAgreementKey(this.env.random);
-      this.#rt.keyAgreement.set(version, k);
+      k = proto.generateKeyPair();
+      this.#rt.keyAgreement.set(proto.version, k);
     }
     return k;
   }
 
-  /** Decapsulates the platform key into the shared secret; a bad point is INVALID_PARAMETER. */
-  #shared(proto: DevicePinProtocol, platformKey: CoseEc2PublicKey | undefined): Uint8Array {
+  #clearKeyAgreement(): void {
+    for (const k of this.#rt.keyAgreement.values()) k.privateKey.wipe();
+    this.#rt.keyAgreement.clear();
+  }
+
+  /** Decapsulates the platform key into the shared secret; a point off the curve is INVALID_PARAMETER. */
+  #shared(proto: PinUvAuthProtocol, platformKey: CoseEc2PublicKey | undefined): SecretBytes {
     if (!platformKey) return fail(CtapStatus.MISSING_PARAMETER);
-    let z: Uint8Array;
     try {
-      z = this.#keyAgreement(proto.version).sharedZ(platformKey);
+      return proto.decapsulate(this.#keyAgreement(proto), platformKey);
     } catch {
       return fail(CtapStatus.INVALID_PARAMETER);
     }
-    return proto.kdf(z);
+  }
+
+  /** Decrypts, or null when the ciphertext length is invalid. */
+  #decrypt(proto: PinUvAuthProtocol, shared: SecretBytes, ct: Uint8Array): SecretBytes | null {
+    try {
+      return proto.decrypt(shared, ct);
+    } catch {
+      return null;
+    }
   }
 
   #clientPin(req: ClientPinRequest): ClientPinResponse {
@@ -284,7 +301,7 @@ export class VirtualAuthenticator implements CborHandler {
         return this.#getPinRetries();
       case S.getKeyAgreement: {
         const proto = this.#protocol(req.pinUvAuthProtocol);
-        return { keyAgreement: this.#keyAgreement(proto.version).publicKey };
+        return { keyAgreement: this.#keyAgreement(proto).publicKey };
       }
       case S.setPIN:
         this.#setPin(req);
@@ -344,9 +361,13 @@ export class VirtualAuthenticator implements CborHandler {
    * plaintext exactly 64 bytes (else INVALID_PARAMETER), at least one trailing NUL, at most
    * 63 bytes, valid UTF-8, at least minPINLength code points (else PIN_POLICY_VIOLATION).
    */
-  #decryptNewPin(proto: DevicePinProtocol, shared: Uint8Array, newPinEnc: Uint8Array): Uint8Array {
-    const padded = proto.decrypt(shared, newPinEnc);
-    if (!padded || padded.length !== PADDED_PIN_LENGTH) return fail(CtapStatus.INVALID_PARAMETER);
+  #decryptNewPin(proto: PinUvAuthProtocol, shared: SecretBytes, newPinEnc: Uint8Array): Uint8Array {
+    const secret = this.#decrypt(proto, shared, newPinEnc);
+    if (!secret || secret.length !== PADDED_PIN_LENGTH) {
+      secret?.wipe();
+      return fail(CtapStatus.INVALID_PARAMETER);
+    }
+    const padded = secret.exposeSecret();
     let len = padded.indexOf(0);
     if (len < 0) {
       padded.fill(0);
@@ -384,7 +405,7 @@ export class VirtualAuthenticator implements CborHandler {
     const shared = this.#shared(proto, req.keyAgreement);
     if (!proto.verify(shared, req.newPinEnc, req.pinUvAuthParam)) return fail(CtapStatus.PIN_AUTH_INVALID);
     const pin = this.#decryptNewPin(proto, shared, req.newPinEnc);
-    shared.fill(0);
+    shared.wipe();
     this.#storePin(pin);
     pin.fill(0);
     this.#clearToken();
@@ -405,7 +426,7 @@ export class VirtualAuthenticator implements CborHandler {
     if (!proto.verify(shared, msg, req.pinUvAuthParam)) return fail(CtapStatus.PIN_AUTH_INVALID);
     this.#pinAttempt(proto, shared, req.pinHashEnc);
     const pin = this.#decryptNewPin(proto, shared, req.newPinEnc);
-    shared.fill(0);
+    shared.wipe();
     // DESIGN.md §3 / CTAP 2.1 §6.5.5.6: while forcePINChange is set the new PIN must differ.
     if (this.#state.forcePinChange && timingSafeEqualBytes(pinHash16(pin), this.#state.pinHash!)) {
       pin.fill(0);
@@ -426,18 +447,19 @@ export class VirtualAuthenticator implements CborHandler {
    * PIN_AUTH_BLOCKED (or the profile's status) at 3 consecutive, else PIN_INVALID;
    * 5. match → retries back to max, mismatches 0.
    */
-  #pinAttempt(proto: DevicePinProtocol, shared: Uint8Array, pinHashEnc: Uint8Array): void {
+  #pinAttempt(proto: PinUvAuthProtocol, shared: SecretBytes, pinHashEnc: Uint8Array): void {
     if (this.#state.pinRetries === 0) fail(CtapStatus.PIN_BLOCKED);
     if (this.#rt.consecutiveMismatches >= 3) fail(CtapStatus.PIN_AUTH_BLOCKED);
     this.#state.pinRetries--;
     this.#save();
-    const hash = proto.decrypt(shared, pinHashEnc);
-    const ok = hash !== null && hash.length === 16 && timingSafeEqualBytes(hash, this.#state.pinHash!);
-    hash?.fill(0);
+    const hash = this.#decrypt(proto, shared, pinHashEnc);
+    const ok = hash !== null && hash.length === 16 && timingSafeEqualBytes(hash.exposeSecret(), this.#state.pinHash!);
+    hash?.wipe();
     if (!ok) {
+      shared.wipe();
       // CTAP 2.1 §6.5.5.6 step: "regenerate the key agreement key" after a mismatch, so the
       // platform must call getKeyAgreement again (fido.md §5 "After 0x31").
-      this.#rt.keyAgreement.clear();
+      this.#clearKeyAgreement();
       this.#rt.consecutiveMismatches++;
       if (this.#state.pinRetries === 0) fail(CtapStatus.PIN_BLOCKED);
       if (this.#rt.consecutiveMismatches >= 3) fail(this.profile.behaviour.thirdWrongPinStatus);
@@ -458,14 +480,14 @@ export class VirtualAuthenticator implements CborHandler {
     // CTAP 2.1 §6.5.5.7: with forcePINChange set, a correct PIN still gets no token
     // (0x37 per spec and Chromium; OpenSK answers 0x31, fido.md §14.2).
     if (this.#state.forcePinChange) {
-      shared.fill(0);
+      shared.wipe();
       return fail(this.profile.behaviour.forcePinChangeTokenStatus);
     }
     this.#clearToken();
     const bytes = this.env.random(32);
     this.#rt.token = { bytes, protocol: proto.version, permissions, rpId, issuedAt: this.env.clock() };
     const enc = proto.encrypt(shared, bytes);
-    shared.fill(0);
+    shared.wipe();
     return { pinUvAuthToken: enc };
   }
 
@@ -523,7 +545,7 @@ export class VirtualAuthenticator implements CborHandler {
     this.#state = this.#factoryState();
     this.#clearToken();
     this.#rt.consecutiveMismatches = 0;
-    this.#rt.keyAgreement.clear();
+    this.#clearKeyAgreement();
     this.#rt.assertions = null;
     this.#save();
   }

@@ -3,15 +3,16 @@
  * (frameRequest/parseResponse, ClientPin) and the PIN/UV auth protocols, so every request the
  * simulator sees was produced by the same codec the real host uses.
  */
-import { createECDH, createHash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { frameRequest, parseResponse } from '../../../../src/protocol/ctap2/frame.ts';
 import { ClientPin, ClientPinSubcommand, type ClientPinRequest, type ClientPinResponse } from '../../../../src/protocol/ctap2/client-pin.ts';
 import { GetInfo, type AuthenticatorInfo } from '../../../../src/protocol/ctap2/get-info.ts';
 import { CtapError } from '../../../../src/protocol/ctap2/status.ts';
 import type { CtapCommand } from '../../../../src/protocol/ctap2/command.ts';
-import { coseEc2KeyFromUncompressed, p256UncompressedPoint, type CoseEc2PublicKey } from '../../../../src/protocol/cose.ts';
+import type { CoseEc2PublicKey } from '../../../../src/protocol/cose.ts';
 import { concatBytes } from '../../../../src/util/bytes.ts';
-import { hostPinProtocol, type HostPinProtocol } from './host-pin-protocol.ts';
+import { pinProtocol, type PinUvAuthProtocol } from '../../../../src/protocol/pin/pin-protocol.ts';
+import type { SecretBytes } from '../../../../src/protocol/secret.ts';
 import type { VirtualAuthenticator } from '../../../../src/sim/authenticator/virtual-authenticator.ts';
 
 export class TestHost {
@@ -20,8 +21,8 @@ export class TestHost {
     readonly protocol: 1 | 2 = 2,
   ) {}
 
-  get pp(): HostPinProtocol {
-    return hostPinProtocol(this.protocol);
+  get pp(): PinUvAuthProtocol {
+    return pinProtocol(this.protocol);
   }
 
   /** Sends one command through the codecs; resolves with the decoded response or throws CtapError. */
@@ -54,12 +55,10 @@ export class TestHost {
   }
 
   /** getKeyAgreement + ECDH: the platform key to send and the shared secret. */
-  async agree(): Promise<{ platformKey: CoseEc2PublicKey; shared: Uint8Array }> {
+  async agree(): Promise<{ platformKey: CoseEc2PublicKey; shared: SecretBytes }> {
     const r = await this.clientPin({ subCommand: ClientPinSubcommand.getKeyAgreement });
-    const ecdh = createECDH('prime256v1');
-    ecdh.generateKeys();
-    const z = new Uint8Array(ecdh.computeSecret(p256UncompressedPoint(r.keyAgreement!)));
-    return { platformKey: coseEc2KeyFromUncompressed(new Uint8Array(ecdh.getPublicKey()), -25), shared: this.pp.kdf(z) };
+    const e = this.pp.encapsulate(r.keyAgreement!);
+    return { platformKey: e.keyAgreement, shared: e.sharedSecret };
   }
 
   async setPin(pin: string): Promise<number> {
@@ -101,7 +100,7 @@ export class TestHost {
     };
     try {
       const r = await this.call(ClientPin, req);
-      return { status: 0, token: this.pp.decrypt(shared, r.pinUvAuthToken!) };
+      return { status: 0, token: this.pp.decrypt(shared, r.pinUvAuthToken!).exposeSecret() };
     } catch (e) {
       if (e instanceof CtapError) return { status: e.status };
       throw e;
