@@ -154,6 +154,9 @@ export class PcscMonitor {
     this.ctx = null;
     for (const [name, r] of this.readers) {
       r.handle.removeAllListeners();
+      // The dying reader still emits `error` (RPC transport error); an EventEmitter without an
+      // `error` listener would throw it as an uncaught exception.
+      r.handle.on('error', () => {});
       if (r.present) this.emit({ type: 'card-removed', name });
       this.emit({ type: 'reader-detached', name });
       try {
