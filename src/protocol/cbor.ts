@@ -353,6 +353,17 @@ export function decodeCborWithInfo(bytes: Uint8Array): CborDecodeResult {
   return { value, canonical: r.canonical, length: r.pos };
 }
 
+/**
+ * Decodes the first CBOR item of `bytes` and says where it ended; the rest is the caller's
+ * (authenticator data carries a COSE key followed by extensions, CTAP 2.1 §6.1).
+ */
+export function decodeCborPrefix(bytes: Uint8Array): CborDecodeResult {
+  const r = new Reader(bytes);
+  if (bytes.length === 0) throw new CborError('empty input', 0);
+  const value = r.item(0);
+  return { value, canonical: r.canonical, length: r.pos };
+}
+
 /** Decodes exactly one CBOR item that fills `bytes`. Throws `CborError` when malformed. */
 export function decodeCbor(bytes: Uint8Array): CborValue {
   return decodeCborWithInfo(bytes).value;

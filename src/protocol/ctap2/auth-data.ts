@@ -3,7 +3,7 @@
  *   rpIdHash[32] | flags[1] | signCount[4, BE] | attestedCredentialData? | extensions?
  *   attestedCredentialData = aaguid[16] | credentialIdLength[2, BE] | credentialId | COSE_Key
  */
-import { CborError, decodeCbor, decodeCborWithInfo, encodeCbor, type CborMap } from '../cbor.ts';
+import { decodeCborPrefix, encodeCbor, type CborMap } from '../cbor.ts';
 import { DecodeError } from '../errors.ts';
 import { concatBytes, readU32BE, writeU32BE } from '../../util/bytes.ts';
 
@@ -44,22 +44,16 @@ export class AuthDataError extends DecodeError {
   }
 }
 
-/**
- * Splits off the first CBOR item of `bytes` and decodes it. cbor.ts decodes whole inputs
- * only; its "trailing bytes" error carries the end offset of the first item.
- */
+/** Decodes the first CBOR item of `bytes`, which must be a map, and its length. */
 function decodeFirstItem(bytes: Uint8Array, offset: number, what: string): { value: CborMap; length: number } {
-  let end = bytes.length;
+  let r;
   try {
-    decodeCborWithInfo(bytes);
+    r = decodeCborPrefix(bytes);
   } catch (e) {
-    const at = e instanceof CborError ? (e.details as { offset?: number }).offset : undefined;
-    if (!(e instanceof CborError) || !/trailing/.test(e.message) || typeof at !== 'number') throw new AuthDataError(`${what} is not valid CBOR`, offset, e);
-    end = at;
+    throw new AuthDataError(`${what} is not valid CBOR`, offset, e);
   }
-  const value = decodeCbor(bytes.subarray(0, end));
-  if (!(value instanceof Map)) throw new AuthDataError(`${what} is not a CBOR map`, offset);
-  return { value, length: end };
+  if (!(r.value instanceof Map)) throw new AuthDataError(`${what} is not a CBOR map`, offset);
+  return { value: r.value, length: r.length };
 }
 
 /** Parses authenticator data. Throws `AuthDataError` when truncated or inconsistent with its flags. */

@@ -81,3 +81,13 @@ describe('CBOR decoder', () => {
     expect.assertions(2);
   });
 });
+
+describe('decodeCborPrefix', () => {
+  it('decodes the first item and reports where it ended (COSE key followed by extensions)', async () => {
+    const { decodeCborPrefix } = await import('../../../src/protocol/cbor.ts');
+    const r = decodeCborPrefix(fromHex('a10102' + 'a0' + 'ff'));
+    expect(r.length).toBe(3);
+    expect((r.value as Map<number, number>).get(1)).toBe(2);
+    expect(() => decodeCborPrefix(fromHex('19'))).toThrow(CborError);
+  });
+});
