@@ -15,9 +15,12 @@ import { pinProtocol, type PinUvAuthProtocol } from '../../../../src/protocol/pi
 import type { SecretBytes } from '../../../../src/protocol/secret.ts';
 import type { VirtualAuthenticator } from '../../../../src/sim/authenticator/virtual-authenticator.ts';
 
+/** Where requests go: the authenticator in-process, or any `command ‖ params → status ‖ body` exchange. */
+export type Target = VirtualAuthenticator | ((request: Uint8Array) => Promise<Uint8Array>);
+
 export class TestHost {
   constructor(
-    readonly auth: VirtualAuthenticator,
+    readonly target: Target,
     readonly protocol: 1 | 2 = 2,
   ) {}
 
@@ -27,7 +30,8 @@ export class TestHost {
 
   /** Sends one command through the codecs; resolves with the decoded response or throws CtapError. */
   async call<Req, Res>(cmd: CtapCommand<Req, Res>, req: Req, options?: { signal?: AbortSignal; onKeepalive?: (s: 1 | 2) => void }): Promise<Res> {
-    const reply = await this.auth.handle(frameRequest(cmd, req), options);
+    const t = this.target;
+    const reply = typeof t === 'function' ? await t(frameRequest(cmd, req)) : await t.handle(frameRequest(cmd, req), options);
     return parseResponse(cmd, reply);
   }
 
