@@ -61,8 +61,9 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
     }
     const entry = { id, provider: providerName, device: e.device };
     this.#entries.set(id, entry);
-    if (had) this.emit('changed', describe(entry));
-    else this.emit('attached', describe(entry));
+    if (!had) this.emit('attached', describe(entry));
+    // Sources may re-announce a present device (a watch that replays, a list after a watch): only a real change is news.
+    else if (JSON.stringify(describe(had)) !== JSON.stringify(describe(entry))) this.emit('changed', describe(entry));
   }
 
   list(): DeviceDescriptor[] {
