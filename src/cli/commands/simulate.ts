@@ -18,6 +18,7 @@ import { DEFAULT_PROFILE, listProfiles, loadProfile, UnknownProfileError } from 
 import { DEFAULT_UDP_PORT, UdpCtapHidServer } from '../../sim/udp-server.ts';
 import { Pin } from '../../protocol/secret.ts';
 import { KeytapError } from '../../protocol/errors.ts';
+import { vpcdSimulateMode } from '../../sim/vpcd/vpcd-simulation.ts';
 
 /** Parsed options of `keytap simulate` (modes add their own members). */
 export interface SimulateArgs {
@@ -90,7 +91,7 @@ export const udpMode: SimulateMode = {
 };
 
 /** Registered modes, in start order. */
-export const simulateModes: SimulateMode[] = [udpMode];
+export const simulateModes: SimulateMode[] = [udpMode, vpcdSimulateMode];
 
 /** The options shared by every mode. */
 export function simulateOptions(y: Argv<any>): Argv<any> {

@@ -12,13 +12,14 @@ import { VirtualAuthenticator } from '../authenticator/virtual-authenticator.ts'
 import { createSimEnv, type TouchPolicy } from '../env.ts';
 import { loadProfile } from '../profiles.ts';
 import { Pin } from '../../protocol/secret.ts';
+import { KeytapError } from '../../protocol/errors.ts';
 
 /** Parses `HOST:PORT` from the right (so IPv6 literals like `[::1]:35963` work). */
 export function parseHostPort(text: string): { host: string; port: number } {
   const i = text.lastIndexOf(':');
-  if (i <= 0) throw new RangeError(`expected HOST:PORT, got ${JSON.stringify(text)}`);
+  if (i <= 0) throw new KeytapError('CLI_USAGE', `expected HOST:PORT, got ${JSON.stringify(text)}`);
   const port = Number(text.slice(i + 1));
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new RangeError(`bad port in ${JSON.stringify(text)}`);
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new KeytapError('CLI_USAGE', `bad port in ${JSON.stringify(text)}`);
   return { host: text.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port };
 }
 
@@ -62,3 +63,51 @@ export async function startVpcdSimulation(o: VpcdSimulationOptions): Promise<{ c
   await client.insert();
   return { client, card, stop: () => client.close() };
 }
+
+/**
+ * The `--vpcd` mode of `keytap simulate` (structurally a `SimulateMode` of
+ * src/cli/commands/simulate.ts; sim may not import the CLI). With `--card UID[:ATR]` it presents
+ * a badge, with `--authenticator` the simulator's virtual key as an NFC card. SIGUSR1 (power
+ * cycle) taps the card out and in again, as lifting a key off a reader does.
+ */
+export const vpcdSimulateMode = {
+  name: 'vpcd',
+  options: <Y extends { option(name: string, o: object): Y }>(y: Y): Y =>
+    y
+      .option('vpcd', { type: 'string', describe: "present a virtual card to pcscd through vsmartcard's vpcd at HOST:PORT (35963 = 'Virtual PCD 00 00', 35964 = '... 00 01')" })
+      .option('card', { type: 'string', describe: 'with --vpcd: a badge with this UID and optional ATR (hex UID[:ATR]; default ATR MIFARE Classic 1K)' })
+      .option('authenticator', { type: 'boolean', describe: 'with --vpcd: present the virtual authenticator as an NFC FIDO key' })
+      .option('quick-ack', { choices: ['auto', 'off'], default: 'auto', describe: 'with --vpcd: avoid the ~44 ms delayed-ACK cost per APDU through a python3 TCP_QUICKACK relay when python3 exists' }),
+  enabled: (a: Record<string, unknown>): boolean => typeof a.vpcd === 'string',
+  async start(
+    a: Record<string, unknown>,
+    ctx: { authenticator: VirtualAuthenticator; stdout: (l: string) => void; stderr: (l: string) => void },
+  ): Promise<{ powerCycle(): void; close(): Promise<void> }> {
+    const { host, port } = parseHostPort(String(a.vpcd));
+    let card: VirtualCard;
+    if (typeof a.card === 'string') card = VirtualBadgeCard.fromSpec(a.card);
+    else if (a.authenticator === true) card = new FidoNfcCard(ctx.authenticator);
+    else throw new KeytapError('CLI_USAGE', '--vpcd needs --card UID[:ATR] or --authenticator');
+    const client = new VpcdCardClient(card, { host, port, quickAck: a.quickAck === 'off' ? 'off' : 'auto' });
+    const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    client.on('connected', () => ctx.stdout(`connected vpcd ${where}`));
+    let stopping = false;
+    client.on('disconnected', () => {
+      if (!stopping) ctx.stderr(`keytap simulate: vpcd ${where} closed; reconnecting`);
+    });
+    client.on('error', () => {
+      /* refused while pcscd is down or restarting: the client retries with backoff */
+    });
+    await client.insert();
+    return {
+      powerCycle: () => {
+        client.remove();
+        void client.insert();
+      },
+      close: async () => {
+        stopping = true;
+        client.close();
+      },
+    };
+  },
+};
