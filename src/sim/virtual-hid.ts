@@ -9,6 +9,7 @@ import type { HidConnection, HidDeviceInfo } from '../drivers/hid-connection.ts'
 import { CancelledError, DeviceRemovedError, TimeoutError } from '../protocol/transport-errors.ts';
 import { CTAPHID_REPORT_SIZE } from '../protocol/ctaphid/constants.ts';
 import { CtapHidDevice, type CborHandler, type CtapHidDeviceOptions } from './ctaphid-device.ts';
+import type { DeviceProfile } from './profiles.ts';
 
 /** Options of `VirtualHidDevice`. */
 export interface VirtualHidDeviceOptions extends Omit<CtapHidDeviceOptions, 'send'> {
@@ -23,8 +24,16 @@ export class VirtualHidDevice {
   #connections = new Set<VirtualHidConnection>();
   #plugged = true;
 
+  /**
+   * @param handler usually a `VirtualAuthenticator`; when it carries a device profile, the INIT
+   *   version, capabilities and keepalive period default to the profile's.
+   */
   constructor(handler: CborHandler, options: VirtualHidDeviceOptions = {}) {
-    this.device = new CtapHidDevice(handler, { ...options, send: (r) => this.#fanOut(r) });
+    const profile = (handler as Partial<{ profile: DeviceProfile }>).profile;
+    const fromProfile: Omit<CtapHidDeviceOptions, 'send'> = profile
+      ? { deviceVersion: profile.ctaphid.deviceVersion, capabilities: profile.ctaphid.capabilities, keepaliveIntervalMs: profile.behaviour.keepaliveIntervalMs }
+      : {};
+    this.device = new CtapHidDevice(handler, { ...fromProfile, ...options, send: (r) => this.#fanOut(r) });
     this.info = {
       path: 'virtual://keytap-sim',
       vendorId: 0x1209,

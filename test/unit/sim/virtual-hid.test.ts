@@ -14,7 +14,8 @@ import { encodeFrames } from '../../../src/protocol/ctaphid/framing.ts';
 function setup(touch = new TouchController('auto')) {
   const profile = loadProfile();
   const auth = new VirtualAuthenticator({ profile, env: createSimEnv({ touch }) });
-  const hid = new VirtualHidDevice(auth, { deviceVersion: profile.ctaphid.deviceVersion, capabilities: profile.ctaphid.capabilities, keepaliveIntervalMs: 10 });
+  // INIT version and capabilities come from the authenticator's profile by default.
+  const hid = new VirtualHidDevice(auth, { keepaliveIntervalMs: 10 });
   return { auth, hid, touch };
 }
 
