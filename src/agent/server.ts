@@ -59,6 +59,8 @@ export class AgentServer {
   readonly #wss: WebSocketServer;
   readonly #servers: Server[] = [];
   #socketPath: string | null = null;
+  /** The socket file's inode, so shutdown never unlinks a socket a newer agent created at the same path. */
+  #socketIno = 0;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   readonly #alive = new WeakMap<WebSocket, boolean>();
   readonly #sockets = new Set<WebSocket>();
@@ -137,6 +139,7 @@ export class AgentServer {
     chmodSync(path, this.options.socketMode);
     this.#servers.push(server);
     this.#socketPath = path;
+    this.#socketIno = statSync(path).ino;
   }
 
   /** Returns the refusal reason, or null when the request may proceed. */
@@ -230,7 +233,7 @@ export class AgentServer {
     );
     if (this.#socketPath) {
       try {
-        unlinkSync(this.#socketPath);
+        if (statSync(this.#socketPath).ino === this.#socketIno) unlinkSync(this.#socketPath);
       } catch {
         /* already gone */
       }

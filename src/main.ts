@@ -1,0 +1,187 @@
+/**
+ * The composition root (DESIGN.md §1): the one module that wires concrete drivers (node-hid)
+ * and the simulator (`--simulate`) into the agent, which itself knows only the provider
+ * interfaces in src/agent/providers.ts. `keytap serve` calls `runAgent`.
+ */
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { Agent } from './agent/agent.ts';
+import { resolveConfig, type AgentConfig, type RawConfig } from './agent/config.ts';
+import { createLogger } from './agent/logger.ts';
+import { TokenStore } from './agent/token-store.ts';
+import type { AuthenticatorDevice, AuthenticatorProvider, ProviderEvent, ReaderProvider } from './agent/providers.ts';
+import type { FidoClientFactory } from './agent/fido-ops.ts';
+import { FidoClient } from './fido/fido-client.ts';
+import { CtapHidTransport } from './fido/ctap-hid-transport.ts';
+import type { HidDeviceInfo } from './drivers/hid-connection.ts';
+import { VirtualHidDevice } from './sim/virtual-hid.ts';
+import { VirtualAuthenticator } from './sim/authenticator/virtual-authenticator.ts';
+import { createSimEnv, TouchController, type TouchPolicy } from './sim/env.ts';
+import { DEFAULT_PROFILE, loadProfile } from './sim/profiles.ts';
+
+/** The package version, for `initialize`. */
+export function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** One simulated key: the virtual authenticator, its CTAPHID device and its virtual user. */
+export interface SimulatedKey {
+  key: string;
+  profile: string;
+  authenticator: VirtualAuthenticator;
+  hid: VirtualHidDevice;
+  touch: TouchController;
+  device: AuthenticatorDevice;
+}
+
+/**
+ * Virtual authenticators in-process (`--simulate [PROFILE]`, repeatable). `plug`/`unplug` are
+ * the hooks the simulator control plane (`sim.*` methods) uses.
+ */
+export class SimulatedAuthenticatorProvider implements AuthenticatorProvider {
+  readonly name = 'sim';
+  readonly keys: SimulatedKey[] = [];
+  readonly #listeners = new Set<(e: ProviderEvent<AuthenticatorDevice>) => void>();
+
+  /**
+   * @param profiles profile names; `''` means the default profile.
+   * @param options.touch the virtual user's default answer (default `auto`).
+   */
+  constructor(profiles: string[], options: { touch?: TouchPolicy } = {}) {
+    profiles.forEach((name, i) => {
+      const profile = loadProfile(name || DEFAULT_PROFILE);
+      const touch = new TouchController(options.touch ?? 'auto');
+      const env = createSimEnv({ touch });
+      const authenticator = new VirtualAuthenticator({ profile, env });
+      const hid = new VirtualHidDevice(authenticator, { info: { path: `virtual://sim/${i}`, serialNumber: `SIM${String(i).padStart(4, '0')}` } });
+      const key = `${profile.name}#${i}`;
+      const device: AuthenticatorDevice = {
+        kind: 'authenticator',
+        key,
+        name: `${profile.model} (simulated)`,
+        transport: 'virtual',
+        simulated: true,
+        vendorId: hid.info.vendorId,
+        productId: hid.info.productId,
+        serialNumber: hid.info.serialNumber,
+        extra: { profile: profile.name },
+        open: (signal) => CtapHidTransport.open(hid.open(), { kind: 'virtual', descriptor: hid.info.path, ...(signal ? { signal } : {}) }),
+      };
+      this.keys.push({ key, profile: profile.name, authenticator, hid, touch, device });
+    });
+  }
+
+  async list(): Promise<AuthenticatorDevice[]> {
+    return this.keys.filter((k) => k.hid.plugged).map((k) => k.device);
+  }
+
+  watch(listener: (e: ProviderEvent<AuthenticatorDevice>) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Unplugs key `index`: open transactions fail with DEVICE_REMOVED, `device.detached` follows. */
+  unplug(index: number): void {
+    const k = this.keys[index];
+    if (!k || !k.hid.plugged) return;
+    k.hid.unplug();
+    for (const l of this.#listeners) l({ type: 'detached', device: k.device });
+  }
+
+  /** Plugs key `index` back in (a power cycle: the soft PIN block clears, the reset window opens). */
+  plug(index: number): void {
+    const k = this.keys[index];
+    if (!k || k.hid.plugged) return;
+    k.authenticator.powerCycle();
+    k.hid.plug();
+    for (const l of this.#listeners) l({ type: 'attached', device: k.device });
+  }
+
+  async close(): Promise<void> {
+    this.#listeners.clear();
+  }
+}
+
+/** Stable identity of a USB key: VID:PID:serial when the key has a serial, else the path (best effort). */
+function hidKey(d: HidDeviceInfo): string {
+  const id = `${d.vendorId.toString(16).padStart(4, '0')}:${d.productId.toString(16).padStart(4, '0')}`;
+  return d.serialNumber ? `${id}:${d.serialNumber}` : `${id}@${d.path}`;
+}
+
+/** USB security keys through node-hid (loaded lazily so machines without libusb can still simulate). */
+export async function createHidProvider(logger: Logger): Promise<AuthenticatorProvider> {
+  const { HidDeviceSource } = await import('./drivers/hid/hid-device-source.ts');
+  const { NodeHidConnection } = await import('./drivers/hid/node-hid-connection.ts');
+  const source = new HidDeviceSource({ onError: (e) => logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'HID enumeration failed') });
+  const toDevice = (d: HidDeviceInfo): AuthenticatorDevice => ({
+    kind: 'authenticator',
+    key: hidKey(d),
+    name: [d.manufacturer, d.product].filter(Boolean).join(' ') || 'FIDO security key',
+    transport: 'usb',
+    vendorId: d.vendorId,
+    productId: d.productId,
+    ...(d.serialNumber ? { serialNumber: d.serialNumber } : {}),
+    open: async (signal) => CtapHidTransport.open(await NodeHidConnection.open(d.path, signal ? { signal } : {}), { kind: 'usb', descriptor: d.path, ...(signal ? { signal } : {}) }),
+  });
+  return {
+    name: 'hid',
+    list: async () => (await source.list()).map(toDevice),
+    watch: (listener) => source.watch((e) => listener({ type: e.type, device: toDevice(e.device) } as ProviderEvent<AuthenticatorDevice>)),
+    close: () => source.close(),
+  };
+}
+
+/** The FIDO client factory the agent uses for every transaction. */
+export const fidoClientFactory: FidoClientFactory = (t) => new FidoClient(t);
+
+export interface RunAgentOptions {
+  /** Flags from the command line. */
+  flags?: RawConfig;
+  /** `--config FILE`. */
+  configFile?: string;
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+  /** Extra providers (H5's readers register here). */
+  readerProviders?: ReaderProvider[];
+}
+
+export interface RunningAgent {
+  agent: Agent;
+  config: AgentConfig;
+  simulator: SimulatedAuthenticatorProvider | null;
+  tokenFileCreated: boolean;
+  close(): Promise<void>;
+}
+
+/** Resolves the configuration, loads or creates the token file, starts the agent and its providers. */
+export async function runAgent(options: RunAgentOptions = {}): Promise<RunningAgent> {
+  const config = resolveConfig({ ...(options.configFile ? { file: options.configFile } : {}), env: options.env ?? process.env, ...(options.flags ? { flags: options.flags } : {}) });
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const { store, created } = TokenStore.loadOrCreate(config.tokenFile);
+  const agent = new Agent({ config, tokens: store, logger, fidoClient: fidoClientFactory, version: packageVersion() });
+  await agent.start();
+  let simulator: SimulatedAuthenticatorProvider | null = null;
+  try {
+    if (config.simulate.length > 0) {
+      simulator = new SimulatedAuthenticatorProvider(config.simulate);
+      await agent.addProvider(simulator);
+    }
+    if (config.hid) {
+      try {
+        await agent.addProvider(await createHidProvider(logger));
+      } catch (e) {
+        logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'USB HID security keys unavailable (node-hid could not load); continuing without them');
+      }
+    }
+    for (const p of options.readerProviders ?? []) await agent.addProvider(p);
+  } catch (e) {
+    await agent.close();
+    throw e;
+  }
+  logger.info({ listen: agent.addresses?.tcp, socket: agent.addresses?.socket, tokenFile: config.tokenFile, devices: agent.devices.size }, 'keytap agent ready');
+  return { agent, config, simulator, tokenFileCreated: created, close: () => agent.close() };
+}
