@@ -175,7 +175,7 @@ export class AgentServer {
   #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, transport: 'tcp' | 'unix', server: Server): void {
     const refuse = (status: number, reason: string, text: string): void => {
       this.options.counters.countRefused(reason);
-      this.options.logger.info({ transport, reason, origin: req.headers.origin, host: req.headers.host }, 'upgrade refused');
+      this.options.logger.info({ transport, status, reason, origin: req.headers.origin, host: req.headers.host }, 'upgrade refused');
       const body = `${text}\n`;
       socket.end(`HTTP/1.1 ${status} ${statusText(status)}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     };
