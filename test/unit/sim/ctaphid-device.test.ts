@@ -3,6 +3,9 @@ import { CtapHidDevice, type CborHandler, type KeepaliveStatusValue } from '../.
 import { encodeFrames, parseFrame } from '../../../src/protocol/ctaphid/framing.ts';
 import { BROADCAST_CID, CtapHidCmd, CtapHidErrorCode } from '../../../src/protocol/ctaphid/constants.ts';
 import { readU32BE } from '../../../src/util/bytes.ts';
+import { VirtualAuthenticator } from '../../../src/sim/authenticator/virtual-authenticator.ts';
+import { createSimEnv } from '../../../src/sim/env.ts';
+import { loadProfile } from '../../../src/sim/profiles.ts';
 
 /** A CBOR handler the test drives by hand: each request waits until resolved or aborted. */
 class ManualHandler implements CborHandler {
@@ -208,5 +211,29 @@ describe('CtapHidDevice (CTAP 2.1 §11.2)', () => {
     dev.powerCycle();
     send(cid, CtapHidCmd.PING, Uint8Array.of(1));
     expect(take()[0]!.data[0]).toBe(CtapHidErrorCode.INVALID_CHANNEL);
+  });
+});
+
+describe('CtapHidDevice + VirtualAuthenticator: waiting for touch (CTAP 2.1 §11.2.9.1.5, §6.6)', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('sends UPNEEDED keepalives every 100 ms while nobody touches the key, then answers ACTION_TIMEOUT', async () => {
+    const auth = new VirtualAuthenticator({ profile: loadProfile(), env: createSimEnv({ touchPolicy: 'none' }), userPresenceTimeoutMs: 1000 });
+    const out: Uint8Array[] = [];
+    const dev = new CtapHidDevice(auth, { send: (r) => out.push(r), keepaliveIntervalMs: 100 });
+    for (const f of encodeFrames(BROADCAST_CID, CtapHidCmd.INIT, new Uint8Array(8))) dev.receive(f);
+    const cid = readU32BE(parseFrame(out.splice(0)[0]!).data, 8);
+    for (const f of encodeFrames(cid, CtapHidCmd.CBOR, Uint8Array.of(0x07))) dev.receive(f); // authenticatorReset
+    await vi.advanceTimersByTimeAsync(950);
+    const kas = out.splice(0).map(parseFrame);
+    expect(kas).toHaveLength(9);
+    expect(kas.every((f) => f.type === 'init' && f.cmd === CtapHidCmd.KEEPALIVE && f.data[0] === 2)).toBe(true);
+    await vi.advanceTimersByTimeAsync(100);
+    const rest = out.splice(0).map(parseFrame);
+    const reply = rest.find((f) => f.type === 'init' && f.cmd === CtapHidCmd.CBOR)!;
+    expect(reply).toBeDefined();
+    expect(reply.data[0]).toBe(0x3a); // ACTION_TIMEOUT
+    expect(dev.state).toBe('idle');
   });
 });
