@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pythonModule, requireService } from '../helpers/services.ts';
@@ -58,5 +60,55 @@ describe.skipIf(gate.skip)('python-fido2 against a served trace (UDP CTAPHID)', 
     expect(r.code).not.toBe(0);
     expect(errors[0]).toMatchObject({ code: 'TRACE_MISMATCH' });
     expect((errors[0] as unknown as { line: number }).line).toBeGreaterThan(0);
+  });
+});
+
+const KEYTAP = join(ROOT, 'bin', 'keytap.js');
+
+/** Starts `keytap simulate --trace FILE --udp 127.0.0.1:0`; resolves with the port from the `listening udp` line. */
+function startSimulate(trace: string): Promise<{ child: ChildProcess; port: number; stderr: () => string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [KEYTAP, 'simulate', '--trace', trace, '--udp', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stderr!.on('data', (d) => (err += d));
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /listening udp 127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) resolve({ child, port: Number(m[1]), stderr: () => err });
+    });
+    child.on('exit', (code) => reject(new Error(`keytap simulate exited ${code}: ${err}`)));
+  });
+}
+
+describe.skipIf(gate.skip)('keytap simulate --trace FILE --udp (CLI)', () => {
+  let child: ChildProcess | null = null;
+  afterEach(() => {
+    child?.kill('SIGTERM');
+    child = null;
+  });
+
+  it('python3-fido2 gets getInfo from `keytap simulate --trace get-info.trace --udp 127.0.0.1:0` and the trace is consumed', async () => {
+    const sim = await startSimulate(GET_INFO);
+    child = sim.child;
+    const r = await runPython(sim.port);
+    expect(r.err).toBe('');
+    const info = JSON.parse(r.out);
+    expect(info.versions).toEqual(['U2F_V2', 'FIDO_2_0', 'FIDO_2_1_PRE']);
+    expect(info.device_version).toEqual([5, 2, 1]);
+    for (let i = 0; i < 50 && !sim.stderr().includes('trace consumed'); i++) await new Promise((res) => setTimeout(res, 20));
+    expect(sim.stderr()).toContain('keytap simulate: trace consumed');
+  });
+
+  it('a malformed trace is refused with its line number and exit code 64', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keytap-trace-'));
+    const bad = join(dir, 'bad.trace');
+    writeFileSync(bad, '# keytap-trace 1\ntransport: hid\ndevice: x\nprovenance: y\n\n=> *\n<= 0022000 ...\n');
+    const p = spawn(process.execPath, [KEYTAP, 'simulate', '--trace', bad, '--udp', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (d) => (err += d));
+    const code = await new Promise((res) => p.on('exit', res));
+    expect(code).toBe(64);
+    expect(err).toContain('bad.trace:7: hex run "0022000" has an odd number of digits');
   });
 });

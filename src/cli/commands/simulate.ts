@@ -19,6 +19,7 @@ import { DEFAULT_UDP_PORT, UdpCtapHidServer } from '../../sim/udp-server.ts';
 import { Pin } from '../../protocol/secret.ts';
 import { KeytapError } from '../../protocol/errors.ts';
 import { vpcdSimulateMode } from '../../sim/vpcd/vpcd-simulation.ts';
+import { traceMode } from './simulate-trace.ts';
 
 /** Parsed options of `keytap simulate` (modes add their own members). */
 export interface SimulateArgs {
@@ -76,7 +77,8 @@ export const udpMode: SimulateMode = {
     y
       .option('udp', { type: 'string', describe: `expose the key as CTAPHID over UDP on HOST:PORT (port 0 = any free port; customary ${DEFAULT_UDP_PORT})` })
       .option('allow-remote', { type: 'boolean', default: false, describe: 'allow a non-loopback --udp address (anyone on that network can then use the key)' }),
-  enabled: (a) => typeof a.udp === 'string',
+  // With --trace, --udp is where the recorded device is served (simulate-trace.ts), not the virtual key.
+  enabled: (a) => typeof a.udp === 'string' && typeof a.trace !== 'string',
   async start(args, ctx) {
     const { host, port } = parseHostPort(args.udp!, DEFAULT_UDP_PORT);
     const server = await UdpCtapHidServer.listen(ctx.authenticator, { host, port, allowRemote: args.allowRemote === true });
@@ -91,7 +93,7 @@ export const udpMode: SimulateMode = {
 };
 
 /** Registered modes, in start order. */
-export const simulateModes: SimulateMode[] = [udpMode, vpcdSimulateMode];
+export const simulateModes: SimulateMode[] = [udpMode, vpcdSimulateMode, traceMode];
 
 /** The options shared by every mode. */
 export function simulateOptions(y: Argv<any>): Argv<any> {
