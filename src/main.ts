@@ -138,6 +138,16 @@ export async function createHidProvider(logger: Logger): Promise<AuthenticatorPr
 /** The FIDO client factory the agent uses for every transaction. */
 export const fidoClientFactory: FidoClientFactory = (t) => new FidoClient(t);
 
+/**
+ * Something that adds providers or methods to a running agent: H5's reader providers and
+ * `sim.card.*` methods, H6's `sim.*` control methods (`agent.registerMethod({name, params, role:
+ * 'admin', handler})`). Each runs once, after the built-in providers are added.
+ */
+export type AgentExtension = (ctx: { agent: Agent; config: AgentConfig; simulator: SimulatedAuthenticatorProvider | null; logger: Logger }) => void | Promise<void>;
+
+/** Extensions every `keytap serve` runs; other modules add one line here. */
+export const agentExtensions: AgentExtension[] = [];
+
 export interface RunAgentOptions {
   /** Flags from the command line. */
   flags?: RawConfig;
@@ -145,8 +155,10 @@ export interface RunAgentOptions {
   configFile?: string;
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
-  /** Extra providers (H5's readers register here). */
+  /** Extra reader providers. */
   readerProviders?: ReaderProvider[];
+  /** Extensions in addition to `agentExtensions`. */
+  extensions?: AgentExtension[];
 }
 
 export interface RunningAgent {
@@ -178,6 +190,7 @@ export async function runAgent(options: RunAgentOptions = {}): Promise<RunningAg
       }
     }
     for (const p of options.readerProviders ?? []) await agent.addProvider(p);
+    for (const ext of [...agentExtensions, ...(options.extensions ?? [])]) await ext({ agent, config, simulator, logger });
   } catch (e) {
     await agent.close();
     throw e;
