@@ -70,7 +70,8 @@ const fail = (status: number): never => {
 };
 
 interface PinToken {
-  bytes: Uint8Array;
+  /** The pinUvAuthToken (CTAP 2.1 §6.5.2.2): a secret, wiped when cleared. */
+  bytes: SecretBytes;
   protocol: 1 | 2;
   permissions: number;
   rpId: string | undefined;
@@ -484,15 +485,15 @@ export class VirtualAuthenticator implements CborHandler {
       return fail(this.profile.behaviour.forcePinChangeTokenStatus);
     }
     this.#clearToken();
-    const bytes = this.env.random(32);
+    const bytes = new SecretBytes(this.env.random(32));
     this.#rt.token = { bytes, protocol: proto.version, permissions, rpId, issuedAt: this.env.clock() };
-    const enc = proto.encrypt(shared, bytes);
+    const enc = proto.encrypt(shared, bytes.exposeSecret());
     shared.wipe();
     return { pinUvAuthToken: enc };
   }
 
   #clearToken(): void {
-    this.#rt.token?.bytes.fill(0);
+    this.#rt.token?.bytes.wipe();
     this.#rt.token = null;
   }
 

@@ -363,3 +363,20 @@ describe('VirtualAuthenticator: selection and unknown commands', () => {
     expect([...(await auth.handle(Uint8Array.of(0x06, 0xff)))]).toEqual([CtapStatus.INVALID_CBOR]);
   });
 });
+
+describe('VirtualAuthenticator: persistent vs power-cycle state (DESIGN.md §7)', () => {
+  it('a new authenticator on the same storage keeps PIN, retries and credentials, not the soft block', async () => {
+    const storage = new MemoryStorage();
+    const profile = loadProfile();
+    const first = new VirtualAuthenticator({ profile, env: createSimEnv({ storage }), initialPin: Pin.fromString('123456') });
+    const h1 = new TestHost(first, 2);
+    for (let i = 0; i < 3; i++) await h1.token('000000');
+    expect(await h1.retries()).toEqual({ pinRetries: 5, powerCycleState: true });
+    // "re-plug": a new instance over the same persistent storage; initialPin is ignored now
+    const second = new VirtualAuthenticator({ profile, env: createSimEnv({ storage }), initialPin: Pin.fromString('999999') });
+    const h2 = new TestHost(second, 2);
+    expect(await h2.retries()).toEqual({ pinRetries: 5, powerCycleState: false });
+    expect((await h2.token('123456')).status).toBe(0);
+    expect(second.pinState).toMatchObject({ pinSet: true, pinRetries: 8, consecutiveMismatches: 0 });
+  });
+});
