@@ -1,0 +1,160 @@
+/**
+ * `keytap record`: performs one FIDO operation on a real key (or any CTAPHID device: node-hid
+ * path or `udp://HOST:PORT`) through keytap's own host stack, and writes every HID report it
+ * exchanged as a trace (fixtures/README.md), with clientPIN secrets masked. This is how new
+ * fixtures are captured on a bench (docs/hil.md).
+ *
+ *   keytap record --out FILE [--device PATH|udp://HOST:PORT] [--device-name TEXT] [--provenance TEXT]
+ *                 [--timing] [--force] <info|pin-status|pin-set|pin-change|pin-verify|reset|wink>
+ *
+ * PINs come from stdin, one per line (pin-set: new; pin-change: current, new; pin-verify:
+ * current), so they never appear in the process list or the shell history. The operation's
+ * result goes to stdout as JSON; the trace never holds a PIN, a token or a shared secret.
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import type { Argv, CommandModule } from 'yargs';
+import type { HidConnection } from '../../drivers/hid-connection.ts';
+import { isUdpAddress, UdpHidConnection } from '../../drivers/udp/udp-hid-connection.ts';
+import { NodeHidConnection } from '../../drivers/hid/node-hid-connection.ts';
+import { listFidoHidDevices } from '../../drivers/hid/hid-enumerator.ts';
+import { CtapHidTransport } from '../../fido/ctap-hid-transport.ts';
+import { FidoClient } from '../../fido/fido-client.ts';
+import { TraceRecorder } from '../../sim/trace/trace-recorder.ts';
+import { KeytapError } from '../../protocol/errors.ts';
+import { Pin } from '../../protocol/secret.ts';
+
+/** The operations `keytap record` can perform. */
+export const RECORD_OPERATIONS = ['info', 'pin-status', 'pin-set', 'pin-change', 'pin-verify', 'reset', 'wink'] as const;
+export type RecordOperation = (typeof RECORD_OPERATIONS)[number];
+
+export interface RecordArgs {
+  operation: RecordOperation;
+  out: string;
+  device?: string;
+  deviceName?: string;
+  provenance?: string;
+  timing?: boolean;
+  force?: boolean;
+  confirmLastAttempt?: boolean;
+}
+
+/** Reads the PIN lines an operation needs from `input` (one per line). */
+async function readPins(input: NodeJS.ReadableStream, n: number): Promise<Pin[]> {
+  if (n === 0) return [];
+  let buf = '';
+  for await (const chunk of input) {
+    buf += chunk.toString();
+    if (buf.split('\n').length > n) break;
+  }
+  const lines = buf.split('\n').map((l) => l.replace(/\r$/, ''));
+  if (lines.length < n || lines.slice(0, n).some((l) => l === '')) throw new KeytapError('CLI_USAGE', `this operation needs ${n} PIN line(s) on stdin`);
+  const pins = lines.slice(0, n).map((l) => Pin.fromString(l));
+  buf = '';
+  lines.fill('');
+  return pins;
+}
+
+async function openDevice(device: string | undefined): Promise<{ conn: HidConnection; transport: 'hid' | 'udp'; descriptor: string }> {
+  if (device && isUdpAddress(device)) return { conn: await UdpHidConnection.open(device), transport: 'udp', descriptor: device };
+  const path = device ?? (await listFidoHidDevices())[0]?.path;
+  if (!path) throw new KeytapError('DEVICE_NOT_FOUND', 'no FIDO security key found; plug one in or pass --device');
+  return { conn: await NodeHidConnection.open(path), transport: 'hid', descriptor: path };
+}
+
+/**
+ * Runs one recorded operation. Resolves with the operation's outcome; the trace is written to
+ * `args.out` also when the operation failed (a failure is worth a fixture too).
+ */
+export async function runRecord(args: RecordArgs, io: { stdin: NodeJS.ReadableStream; stdout: (l: string) => void; stderr: (l: string) => void }): Promise<{ ok: boolean; result: unknown }> {
+  if (existsSync(args.out) && !args.force) throw new KeytapError('CLI_USAGE', `${args.out} exists; pass --force to overwrite it`);
+  const pinCount = { 'pin-set': 1, 'pin-change': 2, 'pin-verify': 1 }[args.operation as string] ?? 0;
+  const pins = await readPins(io.stdin, pinCount);
+  const { conn, transport, descriptor } = await openDevice(args.device);
+  const rec = new TraceRecorder(
+    {
+      transport,
+      device: args.deviceName ?? descriptor,
+      provenance: args.provenance ?? `recorded with keytap record ${args.operation} on ${new Date().toISOString().slice(0, 10)}`,
+      fields: [
+        ['scenario', args.operation],
+        ['recorded-from', descriptor],
+      ],
+    },
+    { timing: args.timing === true },
+  );
+  rec.note(`keytap record ${args.operation}`);
+  let ok = true;
+  let result: unknown;
+  let client: FidoClient | null = null;
+  try {
+    client = new FidoClient(await CtapHidTransport.open(rec.wrap(conn), { kind: transport === 'udp' ? 'udp' : 'usb', descriptor }));
+    switch (args.operation) {
+      case 'info':
+        result = await client.getInfo();
+        break;
+      case 'pin-status':
+        result = await client.pinStatus();
+        break;
+      case 'pin-set':
+        result = await client.setPin(pins[0]!);
+        break;
+      case 'pin-change':
+        result = await client.changePin(pins[0]!, pins[1]!, { confirmLastAttempt: args.confirmLastAttempt === true });
+        break;
+      case 'pin-verify':
+        result = await client.verifyPin(pins[0]!, { confirmLastAttempt: args.confirmLastAttempt === true });
+        break;
+      case 'reset':
+        io.stderr('keytap record: touch the key now (reset erases every credential)');
+        result = await client.reset({ onProgress: (p) => p === 'touch-needed' && io.stderr('keytap record: touch needed') });
+        break;
+      case 'wink':
+        await client.wink();
+        result = null;
+        break;
+    }
+  } catch (e) {
+    ok = false;
+    const err = e as KeytapError;
+    result = { error: { code: err.code ?? 'ERROR', message: err.message, details: err.details ?? {} } };
+  } finally {
+    for (const p of pins) p.wipe();
+    await (client ? client.transport.close() : conn.close()).catch(() => undefined);
+  }
+  rec.note(`result: ${ok ? 'ok' : `error ${(result as { error: { code: string } }).error.code}`}`);
+  const text = rec.toText();
+  writeFileSync(args.out, text);
+  const records = text.split('\n').filter((l) => /^(=>|<=|<~|!!|@)/.test(l)).length;
+  io.stdout(JSON.stringify(result, (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('base64url') : v instanceof Map ? Object.fromEntries(v) : v)));
+  io.stderr(`keytap record: wrote ${records} records to ${args.out}`);
+  return { ok, result };
+}
+
+const command: CommandModule<object, RecordArgs> = {
+  command: 'record <operation>',
+  describe: 'perform one FIDO operation on a key and write the HID traffic as a trace (PIN secrets masked)',
+  builder: (y) =>
+    (y as Argv<any>)
+      .positional('operation', { choices: RECORD_OPERATIONS, describe: 'what to do while recording (PINs from stdin, one per line)' })
+      .option('out', { type: 'string', demandOption: true, describe: 'trace file to write (fixtures/traces/<transport>/<model>/<scenario>.trace)' })
+      .option('device', { type: 'string', describe: 'hidraw path or udp://HOST:PORT (default: the first FIDO key found)' })
+      .option('device-name', { type: 'string', describe: 'model and firmware for the trace header (default: the device path)' })
+      .option('provenance', { type: 'string', describe: 'where this recording comes from (default: "recorded with keytap record OP on DATE")' })
+      .option('timing', { type: 'boolean', default: false, describe: 'write +ms timing lines' })
+      .option('confirm-last-attempt', { type: 'boolean', default: false, describe: 'allow spending the last PIN attempt' })
+      .option('force', { type: 'boolean', default: false, describe: 'overwrite --out' }) as Argv<RecordArgs>,
+  handler: async (args) => {
+    const stdout = (l: string) => void process.stdout.write(`${l}\n`);
+    const stderr = (l: string) => void process.stderr.write(`${l}\n`);
+    try {
+      const r = await runRecord(args, { stdin: process.stdin, stdout, stderr });
+      process.exit(r.ok ? 0 : 1);
+    } catch (e) {
+      const err = e as KeytapError;
+      stderr(`keytap record: ${err.message}`);
+      process.exit(err.code === 'CLI_USAGE' ? 64 : 1);
+    }
+  },
+};
+
+export default command;
