@@ -29,12 +29,12 @@ describe('method registry', () => {
     });
     const client = await t.connect();
     expect(client.info.capabilities.methods).toContain('sim.test.double');
-    const forbidden = await client.request('sim.test.double', { n: 2 }).catch((e) => e);
+    const forbidden = (await client.request('sim.test.double', { n: 2 }).catch((e: unknown) => e)) as KeytapRpcError;
     expect(forbidden).toBeInstanceOf(KeytapRpcError);
     expect(forbidden.code).toBe('FORBIDDEN');
     const admin = await t.connect({ token: ADMIN_TOKEN });
     expect(await admin.request('sim.test.double', { n: 21 })).toEqual({ doubled: 42 });
-    const bad = await admin.request('sim.test.double', { n: 'x' }).catch((e) => e);
+    const bad = (await admin.request('sim.test.double', { n: 'x' }).catch((e: unknown) => e)) as KeytapRpcError;
     expect(bad.rpcCode).toBe(-32602);
     expect(() => t.agent.registerMethod({ name: 'sim.test.double', params: {}, role: 'admin', handler: () => null })).toThrow(/already registered/);
   });
