@@ -51,4 +51,22 @@ describe.skipIf(gate.skip).each([
     expect(steps['wrong-pin-3']).toMatchObject({ name: 'FIDO_ERR_PIN_AUTH_BLOCKED', retries: 5 });
     expect(steps['right-pin-while-soft-blocked']).toMatchObject({ name: 'FIDO_ERR_PIN_AUTH_BLOCKED', retries: 5 });
   });
+
+  it('makes a resident ES256 credential with the PIN (libfido2 verifies the packed self attestation) and asserts with it (signature verified, UP+UV)', async () => {
+    // The scenario left the key soft-blocked with PIN 56789: SIGUSR1 power-cycles it (the HIL contract).
+    sim.child.kill('SIGUSR1');
+    for (let i = 0; i < 100 && !sim.stderr().includes('power cycle'); i++) await new Promise((r) => setTimeout(r, 20));
+    const { stdout } = await run(bin, [sim.host, String(sim.port), 'credential', '56789'], { timeout: 20_000 });
+    const steps = Object.fromEntries(
+      stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { step: string })
+        .map((s) => [s.step, s]),
+    ) as Record<string, any>;
+    expect(steps.makeCredential).toMatchObject({ status: 0, fmt: 'packed' });
+    expect(steps.verifySelfAttestation.status).toBe(0);
+    expect(steps.getAssertion).toMatchObject({ status: 0, verify: 0, flags: 0x05 });
+    expect(steps.getAssertion.sigcount).toBeGreaterThan(0);
+  });
 });

@@ -4,12 +4,14 @@
  * write() gets report ID 0 + 64 bytes and sends the 64, read() returns one 64-byte datagram.
  *
  *   libfido2-udp HOST PORT scenario   -> JSON lines, one per step
+ *   libfido2-udp HOST PORT credential [PIN] -> JSON lines: makeCredential (PIN) + getAssertion, verified
  *   libfido2-udp HOST PORT bench N    -> one JSON line with per-iteration PIN-change ms
  *
  * Written for keytap's tests; PINs here are throwaway values for a simulator.
  */
 #include <arpa/inet.h>
 #include <fido.h>
+#include <fido/es256.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +97,44 @@ static void scenario(void) {
 	fido_dev_free(&dev);
 }
 
+/* makeCredential + getAssertion with a PIN; libfido2 verifies the packed self attestation
+ * (fido_cred_verify_self) and the assertion signature with the credential's public key. */
+static void credential(const char *pin) {
+	fido_dev_t *dev = open_dev();
+	unsigned char cdh[32], uid[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	int r;
+	memset(cdh, 0x5a, sizeof(cdh));
+	if (!fido_dev_has_pin(dev)) fido_dev_set_pin(dev, pin, NULL);
+	fido_cred_t *cred = fido_cred_new();
+	fido_cred_set_type(cred, COSE_ES256);
+	fido_cred_set_clientdata_hash(cred, cdh, sizeof(cdh));
+	fido_cred_set_rp(cred, "example.com", "Example");
+	fido_cred_set_user(cred, uid, sizeof(uid), "alice", "Alice", NULL);
+	fido_cred_set_rk(cred, FIDO_OPT_TRUE);
+	r = fido_dev_make_cred(dev, cred, pin);
+	printf("{\"step\":\"makeCredential\",\"status\":%d,\"name\":\"%s\",\"fmt\":\"%s\"}\n", r, fido_strerr(r), r == FIDO_OK ? fido_cred_fmt(cred) : "");
+	r = r == FIDO_OK ? fido_cred_verify_self(cred) : r;
+	printf("{\"step\":\"verifySelfAttestation\",\"status\":%d,\"name\":\"%s\"}\n", r, fido_strerr(r));
+	fido_assert_t *as = fido_assert_new();
+	fido_assert_set_clientdata_hash(as, cdh, sizeof(cdh));
+	fido_assert_set_rp(as, "example.com");
+	fido_assert_allow_cred(as, fido_cred_id_ptr(cred), fido_cred_id_len(cred));
+	r = fido_dev_get_assert(dev, as, pin);
+	int v = -1;
+	if (r == FIDO_OK) {
+		es256_pk_t *pk = es256_pk_new();
+		es256_pk_from_ptr(pk, fido_cred_pubkey_ptr(cred), fido_cred_pubkey_len(cred));
+		v = fido_assert_verify(as, 0, COSE_ES256, pk);
+		es256_pk_free(&pk);
+	}
+	printf("{\"step\":\"getAssertion\",\"status\":%d,\"name\":\"%s\",\"verify\":%d,\"flags\":%u,\"sigcount\":%u}\n", r, fido_strerr(r), v,
+	    r == FIDO_OK ? fido_assert_flags(as, 0) : 0, r == FIDO_OK ? fido_assert_sigcount(as, 0) : 0);
+	fido_assert_free(&as);
+	fido_cred_free(&cred);
+	fido_dev_close(dev);
+	fido_dev_free(&dev);
+}
+
 static double now_ms(void) {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -119,12 +159,13 @@ static void bench(int n) {
 }
 
 int main(int argc, char **argv) {
-	if (argc < 4) { fprintf(stderr, "usage: %s HOST PORT scenario|bench N\n", argv[0]); return 64; }
+	if (argc < 4) { fprintf(stderr, "usage: %s HOST PORT scenario|credential [PIN]|bench N\n", argv[0]); return 64; }
 	g_host = argv[1];
 	g_port = atoi(argv[2]);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	fido_init(0);
 	if (strcmp(argv[3], "scenario") == 0) scenario();
+	else if (strcmp(argv[3], "credential") == 0) credential(argc > 4 ? argv[4] : "1234");
 	else if (strcmp(argv[3], "bench") == 0 && argc > 4) bench(atoi(argv[4]));
 	else { fprintf(stderr, "unknown mode\n"); return 64; }
 	return 0;
