@@ -65,6 +65,12 @@ type Processing = { kind: 'processing'; cid: number; abort: AbortController; kee
 
 /** Highest channel id handed out before wrapping (0 and the broadcast id are never used). */
 const MAX_CID = 0xfffffffe;
+/**
+ * Channels remembered at once. A long-running simulator serves a new channel per client
+ * process; the oldest is forgotten beyond this (its owner then gets INVALID_CHANNEL and
+ * re-INITs, as after a re-insert).
+ */
+export const MAX_CHANNELS = 1024;
 
 /**
  * A virtual CTAPHID device. Feed it output reports with `receive(report)`; it answers through
@@ -196,6 +202,7 @@ export class CtapHidDevice {
       newCid = this.#nextCid;
       this.#nextCid = this.#nextCid >= MAX_CID ? 1 : this.#nextCid + 1;
       this.#channels.add(newCid);
+      if (this.#channels.size > MAX_CHANNELS) this.#channels.delete(this.#channels.values().next().value!);
     }
     const [versionMajor, versionMinor, versionBuild] = this.#version;
     this.#reply(cid, CtapHidCmd.INIT, encodeInitResponse({ nonce, cid: newCid, versionMajor, versionMinor, versionBuild, capabilities: this.#caps }));

@@ -9,7 +9,7 @@
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
-import { CtapHidDevice, type CborHandler } from './ctaphid-device.ts';
+import { CtapHidDevice, MAX_CHANNELS, type CborHandler } from './ctaphid-device.ts';
 import type { DeviceProfile } from './profiles.ts';
 import { BROADCAST_CID, CTAPHID_REPORT_SIZE, CtapHidCmd } from '../protocol/ctaphid/constants.ts';
 import { readU32BE } from '../util/bytes.ts';
@@ -134,13 +134,20 @@ export class UdpCtapHidServer {
     if (report.length === CTAPHID_REPORT_SIZE + 1 && report[0] === 0) report = report.subarray(1);
     if (report.length !== CTAPHID_REPORT_SIZE) return;
     const cid = readU32BE(report, 0);
-    if (cid !== BROADCAST_CID) this.#peerByCid.set(cid, rinfo);
+    if (cid !== BROADCAST_CID) this.#remember(cid, rinfo);
     this.#current = rinfo;
     try {
       this.device.receive(new Uint8Array(report));
     } finally {
       this.#current = null;
     }
+  }
+
+  /** Routes replies on `cid` to `peer`; bounded like the device's channel table. */
+  #remember(cid: number, peer: RemoteInfo): void {
+    this.#peerByCid.delete(cid);
+    this.#peerByCid.set(cid, peer);
+    if (this.#peerByCid.size > MAX_CHANNELS) this.#peerByCid.delete(this.#peerByCid.keys().next().value!);
   }
 
   #send(report: Uint8Array): void {
@@ -150,7 +157,7 @@ export class UdpCtapHidServer {
     if (cid === BROADCAST_CID) {
       to = this.#current;
       // INIT reply: remember who owns the channel it allocates (nonce[8] then CID[4] at data offset 7).
-      if (to && report[4] === (0x80 | CtapHidCmd.INIT)) this.#peerByCid.set(readU32BE(report, 7 + 8), to);
+      if (to && report[4] === (0x80 | CtapHidCmd.INIT)) this.#remember(readU32BE(report, 7 + 8), to);
     } else {
       to = this.#peerByCid.get(cid) ?? this.#current;
     }

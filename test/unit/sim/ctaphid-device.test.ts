@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { CtapHidDevice, type CborHandler, type KeepaliveStatusValue } from '../../../src/sim/ctaphid-device.ts';
+import { CtapHidDevice, MAX_CHANNELS, type CborHandler, type KeepaliveStatusValue } from '../../../src/sim/ctaphid-device.ts';
 import { encodeFrames, parseFrame } from '../../../src/protocol/ctaphid/framing.ts';
 import { BROADCAST_CID, CtapHidCmd, CtapHidErrorCode } from '../../../src/protocol/ctaphid/constants.ts';
 import { readU32BE } from '../../../src/util/bytes.ts';
@@ -203,6 +203,14 @@ describe('CtapHidDevice (CTAP 2.1 §11.2)', () => {
     fs = take();
     expect(fs).toHaveLength(1); // the CBOR reply, and no keepalive after it
     expect(fs[0]).toMatchObject({ cmd: CtapHidCmd.CBOR });
+  });
+
+  it('remembers at most MAX_CHANNELS channels, forgetting the oldest', () => {
+    const { send, take, init } = setup();
+    const first = init();
+    for (let i = 0; i < MAX_CHANNELS; i++) init();
+    send(first, CtapHidCmd.PING, Uint8Array.of(1));
+    expect(take()[0]!.data[0]).toBe(CtapHidErrorCode.INVALID_CHANNEL);
   });
 
   it('power cycle forgets channels', () => {
