@@ -64,6 +64,19 @@ describe('keytap simulate --udp (the HIL contract)', () => {
     expect((await host.retries()).pinRetries).toBe(8);
   });
 
+  it('--pin-stdin reads the initial PIN from stdin; --pin works but warns that argv is visible', async () => {
+    const viaStdin = await spawnSimulator(['--pin-stdin'], { stdin: '24681357\n' });
+    running.push(viaStdin);
+    const a = await connect(viaStdin);
+    transports.push(a.transport);
+    expect((await a.host.getInfo()).options?.clientPin).toBe(true);
+    expect((await a.host.token('24681357')).status).toBe(0);
+    const viaArgv = await spawnSimulator(['--pin', '97531864']);
+    running.push(viaArgv);
+    expect(viaArgv.stderr()).toMatch(/warning: --pin is visible/);
+    expect(viaArgv.stderr()).not.toContain('97531864');
+  });
+
   it('refuses a non-loopback address without --allow-remote (exit 64) and lists profiles', async () => {
     const bin = join(repoRoot, 'bin', 'keytap.js');
     const refused = await run(process.execPath, [bin, 'simulate', '--udp', '192.0.2.1:0']).catch((e) => e);

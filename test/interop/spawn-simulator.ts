@@ -18,12 +18,13 @@ export interface SimulatorProcess {
   stop(): Promise<number | null>;
 }
 
-export function spawnSimulator(extraArgs: string[] = [], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<SimulatorProcess> {
+export function spawnSimulator(extraArgs: string[] = [], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; stdin?: string } = {}): Promise<SimulatorProcess> {
   const child = spawn(process.execPath, [join(repoRoot, 'bin', 'keytap.js'), 'simulate', '--udp', '127.0.0.1:0', ...extraArgs], {
     cwd: repoRoot,
     env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.stdin !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
+  if (options.stdin !== undefined) child.stdin!.end(options.stdin);
   let out = '';
   let err = '';
   child.stderr!.on('data', (d) => (err += d.toString()));
