@@ -18,6 +18,9 @@ import { VirtualHidDevice } from './sim/virtual-hid.ts';
 import { VirtualAuthenticator } from './sim/authenticator/virtual-authenticator.ts';
 import { createSimEnv, TouchController, type TouchPolicy } from './sim/env.ts';
 import { DEFAULT_PROFILE, loadProfile } from './sim/profiles.ts';
+import { FaultInjector } from './sim/faults/fault-injector.ts';
+import { createSimControl } from './sim/faults/sim-control.ts';
+import { deviceIdFor } from './agent/device-registry.ts';
 
 /** The package version, for `initialize`. */
 export function packageVersion(): string {
@@ -35,6 +38,8 @@ export interface SimulatedKey {
   authenticator: VirtualAuthenticator;
   hid: VirtualHidDevice;
   touch: TouchController;
+  /** Faults armed by `sim.fault` apply to every connection the agent opens to this key. */
+  faults: FaultInjector;
   device: AuthenticatorDevice;
 }
 
@@ -59,6 +64,7 @@ export class SimulatedAuthenticatorProvider implements AuthenticatorProvider {
       const authenticator = new VirtualAuthenticator({ profile, env });
       const hid = new VirtualHidDevice(authenticator, { info: { path: `virtual://sim/${i}`, serialNumber: `SIM${String(i).padStart(4, '0')}` } });
       const key = `${profile.name}#${i}`;
+      const faults = new FaultInjector({ onDisconnect: () => this.unplug(i) });
       const device: AuthenticatorDevice = {
         kind: 'authenticator',
         key,
@@ -69,9 +75,9 @@ export class SimulatedAuthenticatorProvider implements AuthenticatorProvider {
         productId: hid.info.productId,
         serialNumber: hid.info.serialNumber,
         extra: { profile: profile.name },
-        open: (signal) => CtapHidTransport.open(hid.open(), { kind: 'virtual', descriptor: hid.info.path, ...(signal ? { signal } : {}) }),
+        open: (signal) => CtapHidTransport.open(faults.wrap(hid.open()), { kind: 'virtual', descriptor: hid.info.path, ...(signal ? { signal } : {}) }),
       };
-      this.keys.push({ key, profile: profile.name, authenticator, hid, touch, device });
+      this.keys.push({ key, profile: profile.name, authenticator, hid, touch, faults, device });
     });
   }
 
@@ -146,7 +152,12 @@ export const fidoClientFactory: FidoClientFactory = (t) => new FidoClient(t);
 export type AgentExtension = (ctx: { agent: Agent; config: AgentConfig; simulator: SimulatedAuthenticatorProvider | null; logger: Logger }) => void | Promise<void>;
 
 /** Extensions every `keytap serve` runs; other modules add one line here. */
-export const agentExtensions: AgentExtension[] = [];
+export const agentExtensions: AgentExtension[] = [
+  // H6: sim.* control plane (plug, unplug, power cycle, touch, PIN state, faults) for --simulate keys.
+  ({ agent, simulator }) => {
+    if (simulator) for (const m of createSimControl(simulator, { deviceId: (k) => deviceIdFor('authenticator', simulator.name, k) }).methods) agent.registerMethod(m);
+  },
+];
 
 export interface RunAgentOptions {
   /** Flags from the command line. */
