@@ -21,6 +21,10 @@ import { DEFAULT_PROFILE, loadProfile } from './sim/profiles.ts';
 import { FaultInjector } from './sim/faults/fault-injector.ts';
 import { createSimControl } from './sim/faults/sim-control.ts';
 import { deviceIdFor } from './agent/device-registry.ts';
+import { checkReadersConfig, createReaderSources } from './readers/reader-config.ts';
+import { agentProvidersFor } from './readers/agent-providers.ts';
+import { VirtualReaderSource } from './sim/readers/virtual-reader.ts';
+import { simCardMethods } from './sim/readers/sim-card-methods.ts';
 
 /** The package version, for `initialize`. */
 export function packageVersion(): string {
@@ -176,6 +180,8 @@ export interface RunningAgent {
   agent: Agent;
   config: AgentConfig;
   simulator: SimulatedAuthenticatorProvider | null;
+  /** The in-process virtual badge reader under `--simulate` (tap cards with `present`/`remove`). */
+  virtualReader: VirtualReaderSource | null;
   tokenFileCreated: boolean;
   close(): Promise<void>;
 }
@@ -188,6 +194,7 @@ export async function runAgent(options: RunAgentOptions = {}): Promise<RunningAg
   const agent = new Agent({ config, tokens: store, logger, fidoClient: fidoClientFactory, version: packageVersion() });
   await agent.start();
   let simulator: SimulatedAuthenticatorProvider | null = null;
+  let virtualReader: VirtualReaderSource | null = null;
   try {
     if (config.simulate.length > 0) {
       simulator = new SimulatedAuthenticatorProvider(config.simulate);
@@ -201,11 +208,36 @@ export async function runAgent(options: RunAgentOptions = {}): Promise<RunningAg
       }
     }
     for (const p of options.readerProviders ?? []) await agent.addProvider(p);
+    virtualReader = await addReaders(agent, config, logger);
     for (const ext of [...agentExtensions, ...(options.extensions ?? [])]) await ext({ agent, config, simulator, logger });
   } catch (e) {
     await agent.close();
     throw e;
   }
   logger.info({ listen: agent.addresses?.tcp, socket: agent.addresses?.socket, tokenFile: config.tokenFile, devices: agent.devices.size }, 'keytap agent ready');
-  return { agent, config, simulator, tokenFileCreated: created, close: () => agent.close() };
+  return { agent, config, simulator, virtualReader, tokenFileCreated: created, close: () => agent.close() };
+}
+
+/**
+ * Badge readers (docs/readers.md): PC/SC, serial and HID sources from `config.readers`, and under
+ * `--simulate` an in-process virtual badge reader with its admin `sim.card.present` /
+ * `sim.card.remove` methods. Providers are added before the sources start, so no event is missed.
+ */
+async function addReaders(agent: Agent, config: AgentConfig, logger: Logger): Promise<VirtualReaderSource | null> {
+  const sources = createReaderSources(checkReadersConfig(config.readers), (msg, details) => logger.info(details ?? {}, msg));
+  let virtual: VirtualReaderSource | null = null;
+  if (config.simulate.length > 0) {
+    const v = new VirtualReaderSource();
+    virtual = v;
+    sources.push({ name: 'vreader', source: v });
+    const publicId = (): string | undefined => agent.devices.list().find((d) => d.kind === 'reader' && d.transport === 'virtual' && d.name === v.device.name)?.id;
+    for (const m of simCardMethods(v, publicId)) agent.registerMethod(m);
+  }
+  for (const { name, source } of sources) {
+    const p = agentProvidersFor(source, name);
+    await agent.addProvider(p.readers);
+    await agent.addProvider(p.authenticators);
+    source.start();
+  }
+  return virtual;
 }

@@ -89,7 +89,7 @@ export class Agent implements AgentServices {
       this.#queues.delete(device.id);
       this.notify('device.detached', { device });
     });
-    this.devices.on('card', (e) => this.notify(e.type, { reader: e.reader, card: e.card }));
+    this.devices.on('card', (e) => this.notify(e.type, { reader: e.reader, uid: e.card.uid, atr: e.card.atr ?? '', cardType: String(e.card.cardType ?? e.card.type ?? 'Unknown'), card: e.card }));
 
     this.#server = new AgentServer({
       listen: options.config.listen,

@@ -49,6 +49,8 @@ export interface AgentConfig {
   simulate: string[];
   /** Watch USB HID security keys through node-hid (default true). */
   hid: boolean;
+  /** Badge readers (docs/readers.md): `{pcsc?, serial?, hid?, allow?, deny?, quietMs?}`; validated where readers are wired (src/main.ts). */
+  readers: Record<string, unknown>;
   logLevel: string;
   /** Default request budget when a call gives no `timeoutMs` (default 30000). */
   requestTimeoutMs: number;
@@ -67,6 +69,7 @@ export interface RawConfig {
   allowOrigins?: string[];
   simulate?: string[];
   hid?: boolean;
+  readers?: Record<string, unknown>;
   logLevel?: string;
   requestTimeoutMs?: number;
   heartbeatMs?: number;
@@ -99,6 +102,7 @@ const rawSchema = {
     allowOrigins: { type: 'array', items: { type: 'string' } },
     simulate: { type: 'array', items: { type: 'string' } },
     hid: { type: 'boolean' },
+    readers: { type: 'object' },
     logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
     requestTimeoutMs: int(100, 300_000),
     heartbeatMs: int(1000, 3_600_000),
@@ -231,9 +235,14 @@ export function resolveConfig(sources: ConfigSources = {}): AgentConfig {
 
   const merged: RawConfig = {};
   for (const l of layers) {
-    const { limits, ...rest } = l;
+    const { limits, readers, ...rest } = l;
     Object.assign(merged, rest);
     if (limits) merged.limits = { ...merged.limits, ...limits };
+    // Readers merge per key; serial ports from the file and from --serial add up.
+    if (readers) {
+      const serial = [...((merged.readers?.serial as unknown[]) ?? []), ...((readers.serial as unknown[]) ?? [])];
+      merged.readers = { ...merged.readers, ...readers, ...(serial.length ? { serial } : {}) };
+    }
   }
   const runtime = defaultRuntimeDir(env);
   const listenEntries = merged.listen === undefined ? [String(DEFAULT_PORT)] : Array.isArray(merged.listen) ? merged.listen : [merged.listen];
@@ -258,6 +267,7 @@ export function resolveConfig(sources: ConfigSources = {}): AgentConfig {
     allowOrigins,
     simulate: merged.simulate ?? [],
     hid: merged.hid ?? true,
+    readers: merged.readers ?? {},
     logLevel: merged.logLevel ?? 'info',
     requestTimeoutMs: merged.requestTimeoutMs ?? 30_000,
     heartbeatMs: merged.heartbeatMs ?? 30_000,

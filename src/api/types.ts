@@ -201,6 +201,12 @@ export interface ProgressParams {
 }
 export interface CardEventParams {
   reader: string;
+  /** Card UID, hex (also in `card.uid`). */
+  uid?: string;
+  /** ATR hex ('' for serial/HID readers). */
+  atr?: string;
+  /** Card name from the PC/SC part 3 ATR table ("MIFARE Classic 1K"), "EM4100", ... */
+  cardType?: string;
   card: { uid: string; atr?: string; type?: string; [key: string]: unknown };
 }
 

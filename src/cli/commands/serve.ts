@@ -15,6 +15,8 @@ export interface ServeArgs {
   simulate?: string[];
   config?: string;
   hid?: boolean;
+  serial?: string[];
+  pcsc?: boolean;
   logLevel?: string;
 }
 
@@ -28,6 +30,7 @@ export function flagsFromArgs(a: ServeArgs): RawConfig {
   // `--simulate` without a value parses as []: one key with the default profile.
   if (a.simulate !== undefined) f.simulate = a.simulate.length ? a.simulate.map((s) => String(s ?? '')) : [''];
   if (a.hid !== undefined) f.hid = a.hid;
+  if (a.serial?.length || a.pcsc !== undefined) f.readers = { ...(a.serial?.length ? { serial: a.serial.map(String) } : {}), ...(a.pcsc !== undefined ? { pcsc: a.pcsc } : {}) };
   if (a.logLevel !== undefined) f.logLevel = a.logLevel;
   return f;
 }
@@ -44,6 +47,8 @@ const command: CommandModule<object, ServeArgs> = {
       .option('simulate', { type: 'string', array: true, describe: 'add a virtual authenticator with PROFILE (default yubikey-5-nfc-5.7); repeatable' })
       .option('config', { type: 'string', describe: 'JSON config file (also KEYTAP_CONFIG); flags override it' })
       .option('hid', { type: 'boolean', describe: 'watch USB security keys via node-hid (default true)' })
+      .option('serial', { type: 'string', array: true, describe: 'serial badge reader PATH:PROTOCOL[:BAUD] (protocols em4100, pn532; parsed from the right); repeatable' })
+      .option('pcsc', { type: 'boolean', describe: 'watch PC/SC readers through pcscd (default true)' })
       .option('log-level', { type: 'string', describe: 'fatal|error|warn|info|debug|trace|silent (default info)' })
       .example('$0 serve --simulate', 'start with one simulated key and print how to connect') as Argv<ServeArgs>,
   handler: async (args) => {
