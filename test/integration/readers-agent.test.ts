@@ -88,14 +88,14 @@ describe('keytap serve --simulate: a key and a badge reader at once', () => {
     const client = await KeytapClient.connect({ url, tokenFile, role: 'client' });
     const admin = await KeytapClient.connect({ url, tokenFile, role: 'admin' });
     try {
-      const e1 = await client.request('sim.card.present', { uid: '62322b1f' }).catch((e) => e);
+      const e1 = await client.request('sim.card.present', { uid: '62322b1f' }).catch((e: KeytapRpcError) => e);
       expect(e1).toBeInstanceOf(KeytapRpcError);
       expect(e1.code).toBe('FORBIDDEN');
-      const e2 = await admin.request('sim.card.present', { uid: 'xyz' }).catch((e) => e);
+      const e2 = await admin.request('sim.card.present', { uid: 'xyz' }).catch((e: KeytapRpcError) => e);
       expect(e2).toBeInstanceOf(KeytapRpcError);
       expect(e2.rpcCode).toBe(-32602);
       // Odd number of hex digits passes the pattern's character check but not the decoder.
-      const e3 = await admin.request('sim.card.present', { uid: '62322b1f0' }).catch((e) => e);
+      const e3 = await admin.request('sim.card.present', { uid: '62322b1f0' }).catch((e: KeytapRpcError) => e);
       expect(e3).toBeInstanceOf(KeytapRpcError);
       expect(e3.rpcCode).toBe(-32602);
     } finally {
