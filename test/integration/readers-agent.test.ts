@@ -30,6 +30,16 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+async function rpcError(p: Promise<unknown>): Promise<KeytapRpcError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof KeytapRpcError) return e;
+    throw e;
+  }
+  throw new Error('expected an error response');
+}
+
 function nextNotification(c: KeytapClient, method: string): Promise<any> {
   return new Promise((resolve) => {
     const on = (m: string, p: unknown): void => {
@@ -88,14 +98,14 @@ describe('keytap serve --simulate: a key and a badge reader at once', () => {
     const client = await KeytapClient.connect({ url, tokenFile, role: 'client' });
     const admin = await KeytapClient.connect({ url, tokenFile, role: 'admin' });
     try {
-      const e1 = await client.request('sim.card.present', { uid: '62322b1f' }).catch((e: KeytapRpcError) => e);
+      const e1 = await rpcError(client.request('sim.card.present', { uid: '62322b1f' }));
       expect(e1).toBeInstanceOf(KeytapRpcError);
       expect(e1.code).toBe('FORBIDDEN');
-      const e2 = await admin.request('sim.card.present', { uid: 'xyz' }).catch((e: KeytapRpcError) => e);
+      const e2 = await rpcError(admin.request('sim.card.present', { uid: 'xyz' }));
       expect(e2).toBeInstanceOf(KeytapRpcError);
       expect(e2.rpcCode).toBe(-32602);
-      // Odd number of hex digits passes the pattern's character check but not the decoder.
-      const e3 = await admin.request('sim.card.present', { uid: '62322b1f0' }).catch((e: KeytapRpcError) => e);
+      // An odd number of hex digits fails the schema's hex pattern.
+      const e3 = await rpcError(admin.request('sim.card.present', { uid: '62322b1f0' }));
       expect(e3).toBeInstanceOf(KeytapRpcError);
       expect(e3.rpcCode).toBe(-32602);
     } finally {
