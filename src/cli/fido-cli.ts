@@ -7,6 +7,7 @@ import type { Argv } from 'yargs';
 import type { CliBackend } from './backend.ts';
 import { exitCodeFor, FidoExitCode } from './backend.ts';
 import { DirectBackend } from './direct-backend.ts';
+import { AutoBackend } from './agent-backend.ts';
 import type { PinStatus } from '../fido/pin-status.ts';
 import type { Progress } from '../fido/fido-client.ts';
 import { KeytapError } from '../protocol/errors.ts';
@@ -20,12 +21,17 @@ export interface FidoCommonArgs {
 export function withCommonOptions<T>(y: Argv<T>): Argv<T & FidoCommonArgs> {
   return y
     .option('device', { type: 'string', describe: 'the key: HID path (/dev/hidraw3), USB serial number, or udp://HOST:PORT (simulator); default the only key plugged in' })
-    .option('json', { type: 'boolean', default: false, describe: 'print one JSON object on stdout' }) as Argv<T & FidoCommonArgs>;
+    .option('json', { type: 'boolean', default: false, describe: 'print one JSON object on stdout' })
+    .option('verbose', { type: 'boolean', default: false, describe: 'say whether a running agent or direct mode was used' }) as Argv<T & FidoCommonArgs>;
 }
 
-/** The backend for this invocation (direct mode; an agent-backed one can be chosen here later). */
+/**
+ * The backend for this invocation: a running agent when one answers (requests then queue behind
+ * other clients'), else direct mode. `--verbose` prints which was used (src/cli/agent-backend.ts).
+ */
 export function openBackend(): CliBackend {
-  return new DirectBackend();
+  const verbose = process.argv.includes('--verbose');
+  return new AutoBackend({ direct: () => new DirectBackend(), ...(verbose ? { report: (l: string) => void process.stderr.write(`${l}\n`) } : {}) });
 }
 
 const PROGRESS_TEXT: Record<Progress, string> = {

@@ -10,6 +10,7 @@ const command: CommandModule<object, { json?: boolean }> = {
   builder: (y) =>
     (y as Argv<object>)
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object on stdout' })
+      .option('verbose', { type: 'boolean', default: false, describe: 'say whether a running agent or direct mode was used' })
       .example('$0 devices', 'one line per key: path, VID:PID, product, serial') as Argv<Pick<FidoCommonArgs, 'json'>>,
   handler: (args) =>
     runFido(args.json, async () => {

@@ -62,8 +62,8 @@ describe('reader provider slot', () => {
     const removed = new Promise((r) => c.once('card.removed', r));
     for (const l of listeners) l({ type: 'card.present', readerKey: 'vpcd-0', card: { uid: '04a1b2c3', atr: '3b8f8001804f0ca000000306030001000000006a' } });
     for (const l of listeners) l({ type: 'card.removed', readerKey: 'vpcd-0', card: { uid: '04a1b2c3' } });
-    expect(await present).toEqual({ reader: rid, card: { uid: '04a1b2c3', atr: '3b8f8001804f0ca000000306030001000000006a' } });
-    expect(await removed).toEqual({ reader: rid, card: { uid: '04a1b2c3' } });
+    expect(await present).toMatchObject({ reader: rid, card: { uid: '04a1b2c3', atr: '3b8f8001804f0ca000000306030001000000006a' } });
+    expect(await removed).toMatchObject({ reader: rid, card: { uid: '04a1b2c3' } });
   });
 });
 
