@@ -17,6 +17,12 @@ import { VirtualAuthenticator } from '../../src/sim/authenticator/virtual-authen
 import { createSimEnv } from '../../src/sim/env.ts';
 import { CtapHidCmd } from '../../src/protocol/ctaphid/constants.ts';
 import { fromHex } from '../../src/util/bytes.ts';
+import { Pin } from '../../src/protocol/secret.ts';
+import { runAgent } from '../../src/main.ts';
+import { KeytapClient, KeytapRpcError } from '../../src/client/keytap-client.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const gate = await requireService('pcscd', pcscdProbe);
 const pyGate = await requireService('python3-fido2', pythonModule('fido2.pcsc'));
@@ -44,18 +50,27 @@ describe.skipIf(gate.skip)('PC/SC badge readers through real pcscd + vpcd', () =
   const clients: VpcdCardClient[] = [];
   const children: ChildProcess[] = [];
 
-  function until<T>(pick: () => T | undefined, what: string, ms = PRESENCE_MS): Promise<T> {
+  function until<T>(pick: () => T | undefined | Promise<T | undefined>, what: string, ms = PRESENCE_MS): Promise<T> {
     return new Promise((resolve, reject) => {
+      let busy = false;
       const check = (): void => {
-        const v = pick();
-        if (v !== undefined) {
-          waiters.delete(check);
-          clearTimeout(t);
-          resolve(v);
-        }
+        if (busy) return;
+        busy = true;
+        void Promise.resolve(pick()).then((v) => {
+          busy = false;
+          if (v !== undefined && waiters.has(check)) {
+            waiters.delete(check);
+            clearTimeout(t);
+            clearInterval(poll);
+            resolve(v);
+          }
+        });
       };
+      // Also re-check periodically: an async pick may depend on the agent, not on our events.
+      const poll = setInterval(check, 50);
       const t = setTimeout(() => {
         waiters.delete(check);
+        clearInterval(poll);
         reject(new Error(`timed out waiting for ${what}`));
       }, ms);
       waiters.add(check);
@@ -202,6 +217,45 @@ describe.skipIf(gate.skip)('PC/SC badge readers through real pcscd + vpcd', () =
     expect(r.retriesAfterWrong).toBe(7);
     expect(r.tokenWithNewPin).toBe(true);
     expect(r.retriesAfterGood).toBe(8);
+  });
+
+  it("keytap's own fido.* methods drive an NFC key through the agent: info, PIN status, change PIN, wrong PIN with retries left", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keytap-nfc-agent-'));
+    const tokenFile = join(dir, 'tokens.json');
+    const running = await runAgent({ flags: { hid: false, listen: '127.0.0.1:0', socket: false, tokenFile, logLevel: 'silent', readers: { pcsc: true } }, env: {} });
+    const auth = new VirtualAuthenticator({ env: createSimEnv({ touchPolicy: 'auto' }), initialPin: Pin.fromString('123456') });
+    const client = card(new FidoNfcCard(auth));
+    const url = `ws://127.0.0.1:${running.agent.addresses!.tcp[0]!.port}/`;
+    const c = await KeytapClient.connect({ url, tokenFile, role: 'client', subscribe: ['card', 'device'] });
+    try {
+      const taps: any[] = [];
+      c.on('card.present', (p) => taps.push(p));
+      await client.insert();
+      let nfc: any;
+      await until(async () => {
+        nfc = (await c.devicesList()).devices.find((d) => d.kind === 'authenticator' && d.transport === 'nfc');
+        return nfc ? true : undefined;
+      }, 'NFC key in devices.list');
+      expect(nfc.name).toContain(READER0);
+      const info = await c.fidoInfo(nfc.id);
+      expect(info.versions).toContain('FIDO_2_0');
+      expect(await c.pinStatus(nfc.id)).toMatchObject({ state: 'ok', retriesLeft: 8 });
+      expect(await c.changePin(nfc.id, '123456', '654321')).toMatchObject({ state: 'ok', retriesLeft: 8 });
+      const wrong = await c.verifyPin(nfc.id, '000000').then(
+        () => null,
+        (e: KeytapRpcError) => e,
+      );
+      expect(wrong?.code).toBe('PIN_INVALID');
+      expect(wrong?.details.retriesLeft).toBe(7);
+      expect(await c.verifyPin(nfc.id, '654321')).toMatchObject({ state: 'ok', retriesLeft: 8 });
+      expect(auth.pinState.pinRetries).toBe(8);
+      expect(taps.some((t) => t.card?.fido === true && t.cardType === 'ISO 14443-4')).toBe(true);
+    } finally {
+      c.close();
+      client.remove();
+      await running.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('pcscd killed and restarted mid-run: readers go and return, taps work again, no crash', async () => {
