@@ -35,11 +35,11 @@ describe('AgentBackend', () => {
     const id = deviceIdFor('authenticator', 'fake', 'CLI1');
     expect(await b.listDevices()).toEqual([{ path: id, transport: 'virtual', product: 'Fake Key CLI1' }]);
     expect((await b.setPin(undefined, Pin.fromString('2468'))).retriesLeft).toBe(8);
-    const e = await b.verifyPin(id, Pin.fromString('1357')).catch((x: unknown) => x as { code: string });
+    const e = (await b.verifyPin(id, Pin.fromString('1357')).catch((x: unknown) => x)) as { code: string };
     expect(e.code).toBe('PIN_INVALID');
     expect(exitCodeFor(e.code)).toBe(2);
     expect((await b.pinStatus('Fake Key CLI1')).retriesLeft).toBe(7);
-    const missing = await b.pinStatus('nope').catch((x: unknown) => x as { code: string });
+    const missing = (await b.pinStatus('nope').catch((x: unknown) => x)) as { code: string };
     expect(missing.code).toBe('DEVICE_NOT_FOUND');
     await b.close();
   });
