@@ -3,7 +3,7 @@
  * (`keytap serve` on a temp socket and port 0), real files and modes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -71,6 +71,13 @@ describe('keytap doctor --json (this machine)', () => {
     expect(full.code).toBe(r.exitCode);
   });
 
+  it('enumerates HID through node-hid without error', () => {
+    const hid = parse(full).checks.find((c) => c.id === 'fido-hid')!;
+    expect(hid.summary).not.toMatch(/cannot enumerate|the check itself failed/);
+    // environment.md: this machine has no /dev/hidraw*, so no keys.
+    if (!readdirSync('/dev').some((n) => n.startsWith('hidraw'))) expect(hid).toMatchObject({ status: 'ok', summary: 'no FIDO HID keys plugged in' });
+  });
+
   it('finds Node and the native modules loading (this machine has libusb and libpcsclite)', () => {
     const node = parse(full).checks.find((c) => c.id === 'node')!;
     expect(node.status).toBe('ok');
@@ -101,6 +108,28 @@ describe('keytap doctor --json (this machine)', () => {
     expect(r.checks).toHaveLength(1);
     expect(r.checks[0]!.status).toBe('fail');
     expect(r.checks[0]!.summary).toContain('/nonexistent/pcscd.comm');
+  });
+
+  it('fails the pcscd check on a stale socket nobody listens on (pcsclite throws synchronously)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keytap-doctor-stale-'));
+    try {
+      const stale = join(dir, 'pcscd.comm');
+      // A unix socket file whose owner is gone: bind, then exit without unlinking.
+      await new Promise<void>((resolve, reject) => {
+        const py = spawn('/usr/bin/python3', ['-c', `import socket; socket.socket(socket.AF_UNIX).bind(${JSON.stringify(stale)})`], { stdio: 'ignore' });
+        py.once('error', reject);
+        py.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`python3 exited ${code}`))));
+      });
+      const run = await keytap(['doctor', '--json', '--only', 'pcscd', 'pcsc-readers'], { PCSCLITE_CSOCK_NAME: stale });
+      const r = parse(run);
+      expect(run.code).toBe(1);
+      const pcscd = r.checks.find((c) => c.id === 'pcscd')!;
+      expect(pcscd.status).toBe('fail');
+      expect(pcscd.summary).toMatch(/does not answer.*0x8010001d/);
+      expect(r.checks.find((c) => c.id === 'pcsc-readers')!.status).toBe('warn');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('prints one [ok]/[warn]/[fail] line per check in text mode', async () => {

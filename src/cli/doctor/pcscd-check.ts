@@ -75,21 +75,23 @@ export const pcscdCheck: DoctorCheck = {
     const details: string[] = [];
     if (env.env.PCSCLITE_CSOCK_NAME) details.push(`PCSCLITE_CSOCK_NAME=${env.env.PCSCLITE_CSOCK_NAME}`);
 
+    const procs = (await env.processes()).filter((p) => p.name === 'pcscd');
+    // pcscd runs but keytap looks elsewhere: the override is the problem, not pcscd.
+    const overrideFix = env.env.PCSCLITE_CSOCK_NAME && procs.length ? [`PCSCLITE_CSOCK_NAME=${env.env.PCSCLITE_CSOCK_NAME} but pcscd (pid ${procs.map((p) => p.pid).join(', ')}) may listen on ${PCSCD_SOCKET}: unset PCSCLITE_CSOCK_NAME or point it at pcscd's socket`] : [];
     const st = await env.stat(sock);
     if (!st) {
       if (!binary) return result(this, 'fail', `pcscd is not installed (no ${sock}, no pcscd binary)`, details, ['apt-get install pcscd   (Fedora: dnf install pcsc-lite)', startFix]);
-      return result(this, 'fail', `pcscd is not running (${sock} missing)`, [...details, `binary: ${binary}`], [startFix]);
+      return result(this, 'fail', `pcscd is not running (${sock} missing)`, [...details, `binary: ${binary}`], overrideFix.length ? overrideFix : [startFix]);
     }
     if (st.kind !== 'socket') return result(this, 'fail', `${sock} exists but is not a socket (${st.kind})`, details, [`remove ${sock}, then ${startFix}`]);
 
-    const procs = (await env.processes()).filter((p) => p.name === 'pcscd');
     if (procs.length) details.push(`pcscd pid ${procs.map((p) => p.pid).join(', ')}`);
     const polkit = await pcscdPolkit(env, binary, io);
     const probe = await env.pcsc(io);
     if (!probe.ok) {
-      const fix: string[] = [];
-      if (procs.length === 0) fix.push(`no pcscd process: the socket is stale; ${systemd ? 'systemctl restart pcscd.socket pcscd.service' : `rm ${sock} && pcscd -f -e &`}`);
-      else fix.push(systemd ? 'systemctl restart pcscd.socket pcscd.service; see journalctl -u pcscd' : 'restart pcscd (pcscd -f -e &); run it with -f -d to see why it refuses');
+      const fix: string[] = [...overrideFix];
+      if (overrideFix.length === 0 && procs.length === 0) fix.push(`no pcscd process: the socket is stale; ${systemd ? 'systemctl restart pcscd.socket pcscd.service' : `rm ${sock} && pcscd -f -e &`}`);
+      else if (overrideFix.length === 0) fix.push(systemd ? 'systemctl restart pcscd.socket pcscd.service; see journalctl -u pcscd' : `restart pcscd: kill ${procs.map((p) => p.pid).join(' ')}; pcscd -f -e &   (run it with -f -d to see why it refuses)`);
       if (polkit === 'linked' || /access denied|not authori[sz]ed|0x8010006a/i.test(probe.error)) fix.push(...polkitFix());
       return result(this, 'fail', `pcscd does not answer on ${sock}: ${probe.error}`, details, fix);
     }

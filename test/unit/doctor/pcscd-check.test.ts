@@ -31,6 +31,15 @@ describe('pcscd check (readers.md §5)', () => {
     expect(ok.summary).toBe('pcscd running (/tmp/pcsc.sock)');
   });
 
+  it('blames PCSCLITE_CSOCK_NAME, not pcscd, when pcscd runs but the override points elsewhere', async () => {
+    const r = await runCheck(pcscdCheck, { ...running, env: { PCSCLITE_CSOCK_NAME: '/tmp/elsewhere.comm' } });
+    expect(r.status).toBe('fail');
+    expect(fixText(r)).toContain('unset PCSCLITE_CSOCK_NAME');
+    expect(fixText(r)).not.toContain('systemctl');
+    const stale = await runCheck(pcscdCheck, { ...running, env: { PCSCLITE_CSOCK_NAME: '/tmp/elsewhere.comm' }, files: { ...running.files, '/tmp/elsewhere.comm': { kind: 'socket' } }, pcsc: { ok: false, error: 'Service not available.(0x8010001d)' } });
+    expect(fixText(stale)).toBe('PCSCLITE_CSOCK_NAME=/tmp/elsewhere.comm but pcscd (pid 4242) may listen on /run/pcscd/pcscd.comm: unset PCSCLITE_CSOCK_NAME or point it at pcscd\'s socket');
+  });
+
   it('fails when pcscd is not installed and says which package to install', async () => {
     const r = await runCheck(pcscdCheck, { files: {} });
     expect(r.status).toBe('fail');
