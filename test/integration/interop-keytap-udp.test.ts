@@ -13,6 +13,8 @@ import { CtapHidTransport } from '../../src/fido/ctap-hid-transport.ts';
 import { CtapHidCmd } from '../../src/protocol/ctaphid/constants.ts';
 import { CtapStatus } from '../../src/protocol/ctap2/status.ts';
 import { PinUvAuthPermission } from '../../src/protocol/ctap2/client-pin.ts';
+import { Selection } from '../../src/protocol/ctap2/selection.ts';
+import { frameRequest } from '../../src/protocol/ctap2/frame.ts';
 import { TestHost } from '../unit/sim/helpers/host.ts';
 import { repoRoot, spawnSimulator, type SimulatorProcess } from '../interop/spawn-simulator.ts';
 
@@ -75,6 +77,17 @@ describe('keytap simulate --udp (the HIL contract)', () => {
     running.push(viaArgv);
     expect(viaArgv.stderr()).toMatch(/warning: --pin is visible/);
     expect(viaArgv.stderr()).not.toContain('97531864');
+  });
+
+  it('--touch-delay: the host sees UPNEEDED keepalives until the virtual user touches (CTAP 2.1 §11.2.9.1.5)', async () => {
+    const sim = await spawnSimulator(['--touch-delay', '300']);
+    running.push(sim);
+    const { transport } = await connect(sim);
+    transports.push(transport);
+    const seen: string[] = [];
+    const reply = await transport.exchange(CtapHidCmd.CBOR, frameRequest(Selection, undefined), { onKeepalive: (s) => seen.push(s) });
+    expect([...reply]).toEqual([0]);
+    expect(seen).toContain('up-needed');
   });
 
   it('refuses a non-loopback address without --allow-remote (exit 64) and lists profiles', async () => {

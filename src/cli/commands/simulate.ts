@@ -27,6 +27,7 @@ export interface SimulateArgs {
   pin?: string;
   pinStdin?: boolean;
   touch: TouchPolicy;
+  touchDelay?: number;
   state?: string;
   listProfiles?: boolean;
   allowRemote?: boolean;
@@ -103,6 +104,7 @@ export function simulateOptions(y: Argv<any>): Argv<any> {
     .option('pin', { type: 'string', describe: 'initial PIN for a fresh key (visible in the process list: prefer --pin-stdin or KEYTAP_SIM_PIN)' })
     .option('pin-stdin', { type: 'boolean', describe: 'read the initial PIN from the first line of stdin' })
     .option('touch', { choices: ['auto', 'deny', 'none'] as const, default: 'auto' as const, describe: 'how the virtual user answers touch requests' })
+    .option('touch-delay', { type: 'number', default: 0, describe: 'with --touch auto: approve after this many ms (clients see UPNEEDED keepalives meanwhile)' })
     .option('state', { type: 'string', describe: 'keep the persistent state (PIN, credentials) in this JSON file' });
   for (const m of simulateModes) out = m.options(out);
   return out;
@@ -138,7 +140,7 @@ export async function startSimulator(
   io: { stdout: (l: string) => void; stderr: (l: string) => void },
 ): Promise<{ authenticator: VirtualAuthenticator; modes: RunningMode[]; powerCycle(): void; stop(): Promise<void> }> {
   const profile = loadProfile(args.profile);
-  const touch = new TouchController(args.touch);
+  const touch = new TouchController(args.touch, Math.max(0, Number(args.touchDelay ?? 0)));
   const env = createSimEnv({ touch, ...(args.state ? { storagePath: args.state } : {}) });
   const initialPin = await resolveInitialPin(args, io.stderr);
   if (initialPin) {
