@@ -173,7 +173,7 @@ export class CtapHidTransport implements CtapTransport {
       // Write every frame even if aborted meanwhile: a half-written message would leave the
       // channel mid-assembly (Chromium kWritingPendingCancel); the cancel follows the write.
       for (const f of frames) await this.#conn.write(f);
-      if (signal?.aborted) return this.#cancel(deadline, signal);
+      if (signal?.aborted) return this.#cancel(signal);
       const assembler = new CtapHidAssembler({ expectedCid: this.cid, reportSize: this.#conn.inputReportSize });
       let sawKeepalive = false;
       let reply: CtapHidMessage | null = null;
@@ -185,7 +185,7 @@ export class CtapHidTransport implements CtapTransport {
         try {
           report = await this.#conn.read(wait, signal);
         } catch (e) {
-          if (e instanceof CancelledError || signal?.aborted) return this.#cancel(deadline, signal);
+          if (e instanceof CancelledError || signal?.aborted) return this.#cancel(signal);
           if (e instanceof TimeoutError) {
             if (sawKeepalive && deadline.remaining() > 0) {
               await this.#sendCancel();
@@ -256,7 +256,7 @@ export class CtapHidTransport implements CtapTransport {
   }
 
   /** Sends CANCEL, waits briefly for the answer (0x2D or an error frame), rejects with CancelledError. */
-  async #cancel(deadline: Deadline, signal: AbortSignal | undefined): Promise<never> {
+  async #cancel(signal: AbortSignal | undefined): Promise<never> {
     await this.#sendCancel();
     const until = Deadline.in(CANCEL_ANSWER_WAIT_MS, this.#clock);
     const assembler = new CtapHidAssembler({ expectedCid: this.cid, reportSize: this.#conn.inputReportSize });
@@ -268,7 +268,6 @@ export class CtapHidTransport implements CtapTransport {
     } catch {
       // no answer in time or the key went away: the request is cancelled either way
     }
-    void deadline;
     throw new CancelledError('request was cancelled', { cause: signal?.reason });
   }
 

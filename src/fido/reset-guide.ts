@@ -79,8 +79,8 @@ export async function guidedReset<T>(o: GuidedResetOptions<T>): Promise<PinStatu
   const fp = deviceFingerprint(before);
   const window = Deadline.in(o.reinsertBudgetMs ?? DEFAULT_REINSERT_BUDGET_MS);
 
-  // Subscribe before asking, so a quick hand is not missed; `watch` replays current devices as
-  // 'attached' first, which the removal wait ignores.
+  // The wait subscribes in the same tick as the prompt, so a quick hand is not missed; `watch`
+  // replays the current devices as 'attached' first, which the removal wait ignores.
   o.onProgress?.('remove-key');
   await waitForEvent(o.source, (e) => (e.type === 'detached' && matches(e.device, o.device) ? e.device : null), window, o.signal, 'removal');
   o.onProgress?.('insert-key');
