@@ -53,4 +53,17 @@ describe.skipIf(gate.skip).each(cases)('python3-fido2 0.9.1 against keytap simul
     expect(steps['wrong-pin-3']).toMatchObject({ status: 0x34, retries: 5, powerCycleState: blocked });
     expect(steps['right-pin-while-soft-blocked']).toMatchObject({ status: 0x34, retries: 5, powerCycleState: blocked });
   });
+
+  it('after a SIGUSR1 power cycle, makes two resident credentials with a PIN token and gets both assertions; python-fido2 verifies attestation and signatures', async () => {
+    sim.child.kill('SIGUSR1'); // the scenario left the key soft-blocked (fido.md §5 step 5)
+    for (let i = 0; i < 100 && !sim.stderr().includes('power cycle'); i++) await new Promise((r) => setTimeout(r, 20));
+    const { stdout } = await run('/usr/bin/python3', [join(repoRoot, 'test/interop/fido2_udp.py'), sim.host, String(sim.port), 'credential', '56789'], { timeout: 20_000 });
+    const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+    const made = lines.filter((l) => l.step === 'makeCredential');
+    expect(made).toHaveLength(2);
+    for (const m of made) expect(m).toMatchObject({ fmt: 'packed', attestationType: 'SELF', flags: 0x45 }); // UP | UV | AT
+    const ga = lines.find((l) => l.step === 'getAssertions')!;
+    expect(ga).toMatchObject({ count: 2, numberOfCredentials: 2, users: ['alice', 'bob'], flags: [0x05, 0x05] });
+    expect(ga.counters[1]).toBeGreaterThan(ga.counters[0]);
+  });
 });

@@ -3,6 +3,7 @@
 (an independent FIDO client nobody on the keytap team wrote).
 
 Usage: fido2_udp.py HOST PORT scenario         -> JSON lines, one per step
+       fido2_udp.py HOST PORT credential [PIN] -> JSON lines: 2 resident credentials + assertions, verified
        fido2_udp.py HOST PORT bench N          -> JSON line with per-iteration PIN-change ms
 
 Run with /usr/bin/python3 (the pyenv python3 on PATH cannot see Debian's packages).
@@ -84,6 +85,45 @@ def scenario(host, port):
     dev.close()
 
 
+def credential(host, port, pin):
+    """Two resident credentials with a PIN token, then getAssertion + getNextAssertion; the
+    attestation (packed self) and every assertion signature are verified by python-fido2."""
+    from hashlib import sha256
+    from fido2.attestation import Attestation
+    from fido2.cose import CoseKey
+
+    dev = open_device(host, port)
+    ctap = Ctap2(dev)
+    cp = ClientPin(ctap)
+    if not ctap.get_info().options.get("clientPin"):
+        cp.set_pin(pin)
+    perms = ClientPin.PERMISSION.MAKE_CREDENTIAL | ClientPin.PERMISSION.GET_ASSERTION
+    token = cp.get_pin_token(pin, perms, "example.com")
+    keys = {}
+    for uid, name in ((b"user-1", "alice"), (b"user-2", "bob")):
+        cdh = sha256(b"register " + uid).digest()
+        att = ctap.make_credential(
+            cdh, {"id": "example.com", "name": "Example"}, {"id": uid, "name": name, "displayName": name.title()},
+            [{"type": "public-key", "alg": -7}], options={"rk": True},
+            pin_uv_param=cp.protocol.authenticate(token, cdh), pin_uv_protocol=cp.protocol.VERSION)
+        result = Attestation.for_type(att.fmt)().verify(att.att_statement, att.auth_data, cdh)
+        cd = att.auth_data.credential_data
+        keys[bytes(cd.credential_id)] = CoseKey.parse(cd.public_key)
+        emit("makeCredential", fmt=att.fmt, attestationType=result.attestation_type.name,
+             flags=att.auth_data.flags, aaguid=bytes(cd.aaguid).hex())
+    cdh = sha256(b"login").digest()
+    assertions = ctap.get_assertions("example.com", cdh, pin_uv_param=cp.protocol.authenticate(token, cdh),
+                                     pin_uv_protocol=cp.protocol.VERSION)
+    counters = []
+    for a in assertions:
+        a.verify(cdh, keys[bytes(a.credential["id"])])  # raises on a bad signature
+        counters.append(a.auth_data.counter)
+    emit("getAssertions", count=len(assertions), numberOfCredentials=assertions[0].number_of_credentials,
+         users=sorted(a.user.get("name") for a in assertions), flags=[a.auth_data.flags for a in assertions],
+         counters=counters)
+    dev.close()
+
+
 def bench(host, port, n):
     dev = open_device(host, port)
     ctap = Ctap2(dev)
@@ -107,6 +147,8 @@ if __name__ == "__main__":
     host, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     if mode == "scenario":
         scenario(host, port)
+    elif mode == "credential":
+        credential(host, port, sys.argv[4] if len(sys.argv) > 4 else "1234")
     elif mode == "bench":
         bench(host, port, int(sys.argv[4]))
     else:
