@@ -98,6 +98,8 @@ function nextStep(e: KeytapError): string | null {
       return 'Run again with --confirm-last-attempt if you are sure of the PIN.';
     case 'PIN_NOT_SET':
       return 'Set a PIN with `keytap pin set`.';
+    case 'PIN_CHANGE_REQUIRED':
+      return 'Change the PIN with `keytap pin change` (the new PIN must differ).';
     case 'RESET_NOT_ALLOWED':
       return 'Re-insert the key and run `keytap reset` at once.';
     case 'DEVICE_NOT_FOUND':

@@ -68,6 +68,17 @@ export class PinAlreadySetError extends KeytapError {
 }
 
 /**
+ * The key demands a new PIN (getInfo forcePINChange): it issues no token until the PIN is
+ * changed, and some firmware counts the attempt as wrong (OpenSK answers 0x31; fido.md §14.2).
+ * Refused before anything is sent.
+ */
+export class PinChangeRequiredError extends KeytapError {
+  constructor(options?: Opts) {
+    super('PIN_CHANGE_REQUIRED', 'the key requires a new PIN before it can be used: change it first (keytap pin change)', options);
+  }
+}
+
+/**
  * Exactly one PIN attempt is left: a wrong PIN now blocks the key for good, so the request must
  * say `confirmLastAttempt: true` (DESIGN.md §3). Nothing was sent to the key.
  */

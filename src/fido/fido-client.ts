@@ -39,6 +39,7 @@ import {
   OperationDeniedError,
   PinAlreadySetError,
   PinBlockedError,
+  PinChangeRequiredError,
   PinChangeUnconfirmedError,
   PinInvalidError,
   PinNotSetError,
@@ -185,7 +186,7 @@ export class FidoClient {
     try {
       const info = await this.getInfo(op);
       const before = await this.#readStatus(info, op);
-      this.#guardAttempt(before, o.confirmLastAttempt);
+      this.#guardAttempt(before, o.confirmLastAttempt, true);
       validatePin(next, {
         minLength: info.minPINLength,
         maxLength: info.maxPINLength,
@@ -427,8 +428,11 @@ export class FidoClient {
     );
   }
 
-  /** Refuses an attempt the state forbids, before anything is sent (DESIGN.md §3). */
-  #guardAttempt(s: PinStatus, confirmLastAttempt: boolean | undefined): void {
+  /**
+   * Refuses an attempt the state forbids, before anything is sent (DESIGN.md §3). `forChange`:
+   * the attempt is a changePIN, which a change-required key accepts (token requests it refuses).
+   */
+  #guardAttempt(s: PinStatus, confirmLastAttempt: boolean | undefined, forChange = false): void {
     const d = { details: { retriesLeft: s.retriesLeft } };
     switch (s.state) {
       case 'no-pin':
@@ -437,6 +441,11 @@ export class FidoClient {
         throw new PinBlockedError();
       case 'soft-blocked':
         throw new PinSoftBlockedError(s.retriesLeft, d);
+      case 'change-required':
+        // A change is exactly what the key wants; a token request is refused.
+        if (!forChange) throw new PinChangeRequiredError(d);
+        if (s.retriesLeft === 1 && confirmLastAttempt !== true) throw new ConfirmationRequiredError();
+        break;
       default:
         if (s.retriesLeft === 1 && confirmLastAttempt !== true) throw new ConfirmationRequiredError();
     }

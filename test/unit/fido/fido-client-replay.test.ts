@@ -180,6 +180,13 @@ describe('wire-data replay: getInfo and PIN state (fido.md §15)', () => {
     expect(await (await client()).pinStatus()).toMatchObject({ state: 'change-required', retriesLeft: 8 });
   });
 
+  it('a key with built-in UV also reports getUVRetries (key 0x05) as uvRetriesLeft', async () => {
+    mock.script.push(...INIT(), ...infoWith(W, (i) => (i.options = { ...i.options, clientPin: true, uv: true })), ...RETRIES(8), synth('00220002900004 00 a1 05 03'));
+    const s = await (await client()).pinStatus();
+    expect(s).toMatchObject({ state: 'ok', retriesLeft: 8, uvRetriesLeft: 3 });
+    expect(clientPinRequests().map((r) => r.subCommand)).toEqual([0x01, 0x07]);
+  });
+
   it('0x35 PIN_NOT_SET to getPINRetries is read as no-pin (YubiKey; fido.md §14.3)', async () => {
     mock.script.push(...INIT(), ...INFO_PIN(), ...STATUS(0x35));
     expect(await (await client()).pinStatus()).toMatchObject({ state: 'no-pin', retriesLeft: null });
@@ -286,6 +293,12 @@ describe('wire-data replay: wrong PINs (fido.md §5, §15 synthesised frames)', 
     mock.writes.length = 0;
     mock.script.push(...INIT(), ...INFO_PIN(), ...RETRIES(1), ...get(W, 'CBOR_AUTHKEY'), ...get(W, 'CBOR_PINTOKEN'), ...RETRIES(8));
     expect(await (await client()).verifyPin(Pin.fromString('1234'), { confirmLastAttempt: true })).toMatchObject({ state: 'ok', retriesLeft: 8 });
+  });
+
+  it('forcePINChange: verify is refused with PIN_CHANGE_REQUIRED before sending (fido.md §14.2)', async () => {
+    mock.script.push(...INIT(), ...infoWith(W, (i) => ((i.options = { ...i.options, clientPin: true }), (i.forcePINChange = true))), ...RETRIES(8));
+    await expect((await client()).verifyPin(Pin.fromString('1234'))).rejects.toMatchObject({ code: 'PIN_CHANGE_REQUIRED' });
+    expect(clientPinRequests().map((r) => r.subCommand)).toEqual([0x01]);
   });
 
   it('a key without a PIN refuses verify with PIN_NOT_SET before sending', async () => {
