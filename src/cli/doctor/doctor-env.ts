@@ -74,6 +74,8 @@ export interface DoctorEnv {
   access(path: string, mode: 'r' | 'rw'): Promise<boolean>;
   /** null when missing or unreadable. */
   readText(path: string): Promise<string | null>;
+  /** Raw bytes (sysfs report descriptors); null when missing or unreadable. */
+  readBytes(path: string): Promise<Uint8Array | null>;
   /** Entry names, or null when the directory is missing or unreadable. */
   list(dir: string): Promise<string[] | null>;
   /** Runs a program; null when it cannot be started (not installed). */

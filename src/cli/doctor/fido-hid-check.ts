@@ -8,6 +8,7 @@
 import { describeMode, loadAccounts, modeAllows, type Accounts } from './accounts.ts';
 import { result, type CheckContext, type CheckResult, type DoctorCheck } from './check.ts';
 import type { DoctorEnv, FileInfo } from './doctor-env.ts';
+import { isFidoDescriptor, parseReportDescriptor } from '../../drivers/hid/report-descriptor.ts';
 import { FIDO_ID_RULE_PATHS, SERVICE_USER, SYSUSERS_SOURCE, UDEV_RULE_ETC, UDEV_RULE_PATHS, UDEV_RULE_SOURCE, sourcePath } from './install-paths.ts';
 
 const hex4 = (n: number): string => n.toString(16).padStart(4, '0');
@@ -50,67 +51,100 @@ function accessFix(o: {
   return fix;
 }
 
+/**
+ * FIDO hidraw nodes found from sysfs alone (the report descriptor of each
+ * /sys/class/hidraw/hidrawN, parsed by the HID driver's parser), for when node-hid cannot load.
+ */
+export async function sysfsFidoNodes(env: DoctorEnv): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of (await env.list('/sys/class/hidraw')) ?? []) {
+    if (!/^hidraw\d+$/.test(name)) continue;
+    const desc = await env.readBytes(`/sys/class/hidraw/${name}/device/report_descriptor`);
+    if (desc && isFidoDescriptor(parseReportDescriptor(desc))) out.push(`/dev/${name}`);
+  }
+  return out;
+}
+
+interface Judged {
+  details: string[];
+  failures: string[];
+  fix: string[];
+}
+
+/** Access verdicts for each node: the current user by access(2), the keytap account (as root) by mode bits. */
+async function judgeNodes(ctx: CheckContext, accounts: Accounts, rule: string | null, nodes: Array<{ path: string; label: string }>): Promise<Judged> {
+  const { env } = ctx;
+  const fidoIdRule = await firstExisting(env, FIDO_ID_RULE_PATHS);
+  const keytapGroup = accounts.group(SERVICE_USER);
+  const serviceAccount = env.user.uid === 0 ? accounts.user(SERVICE_USER) : undefined;
+  const out: Judged = { details: [], failures: [], fix: [] };
+  for (const { path, label } of nodes) {
+    if (!path.startsWith('/dev/')) {
+      out.details.push(`${label} (libusb path: permissions not checked)`);
+      continue;
+    }
+    const node = await env.stat(path);
+    const mine = await env.access(path, 'rw');
+    const verdicts = [`${env.user.name}: ${mine ? 'read/write ok' : 'NO ACCESS'}`];
+    const who: string[] = [];
+    if (!mine) who.push(env.user.name);
+    if (serviceAccount && node) {
+      const svc = modeAllows(node, serviceAccount.uid, accounts.groupsOf(SERVICE_USER), 'rw');
+      verdicts.push(`${SERVICE_USER}: ${svc ? 'read/write ok' : 'NO ACCESS'}`);
+      if (!svc) who.push(SERVICE_USER);
+    }
+    out.details.push(`${label} ${node ? describeMode(node, accounts) : '(cannot stat)'}; ${verdicts.join(', ')}`);
+    for (const w of who) {
+      out.failures.push(`FIDO key ${path} not accessible by user ${w}`);
+      // One fix list: the first problem's; the same steps fix the others.
+      if (out.fix.length === 0) {
+        out.fix = accessFix({
+          root: ctx.options.packageRoot,
+          rule,
+          fidoIdRule,
+          groupExists: keytapGroup !== undefined,
+          node,
+          keytapGid: keytapGroup?.gid,
+          who: w,
+          whoInGroupFile: keytapGroup?.members.includes(w) ?? false,
+        });
+      }
+    }
+  }
+  return out;
+}
+
 export const fidoHidCheck: DoctorCheck = {
   id: 'fido-hid',
   title: 'FIDO keys (USB HID)',
   async run(ctx: CheckContext): Promise<CheckResult> {
     const { env } = ctx;
     const probe = await env.fidoHidDevices({ signal: ctx.signal, deadline: ctx.deadline });
+    const accounts: Accounts = await loadAccounts(env);
+    const rule = await firstExisting(env, UDEV_RULE_PATHS);
+    const ruleLine = rule ? `udev rule installed: ${rule}` : `udev rule not installed (${UDEV_RULE_SOURCE} -> ${UDEV_RULE_ETC}); only the active seat's user gets access (uaccess)`;
+
     if (!probe.ok) {
       const fix = /libusb/i.test(probe.error)
         ? ['install libusb: apt-get install libusb-1.0-0   (Fedora: dnf install libusb1)']
         : ['reinstall the native module: npm rebuild node-hid', 'see the node check for whether node-hid loads'];
-      return result(this, 'fail', `cannot enumerate HID devices: ${probe.error}`, [], fix);
+      // Still say which keys are there and whether they would open, from sysfs alone.
+      const nodes = await sysfsFidoNodes(env);
+      const judged = await judgeNodes(ctx, accounts, rule, nodes.map((path) => ({ path, label: `FIDO key at ${path} (from sysfs)` })));
+      const details = nodes.length ? [...judged.details, ruleLine] : ['no FIDO hidraw nodes in /sys/class/hidraw either'];
+      return result(this, 'fail', `cannot enumerate HID devices: ${probe.error}`, details, [...fix, ...judged.fix]);
     }
-    const accounts: Accounts = await loadAccounts(env);
-    const rule = await firstExisting(env, UDEV_RULE_PATHS);
-    const fidoIdRule = await firstExisting(env, FIDO_ID_RULE_PATHS);
-    const keytapGroup = accounts.group(SERVICE_USER);
-    const serviceAccount = env.user.uid === 0 ? accounts.user(SERVICE_USER) : undefined;
-    const root = ctx.options.packageRoot;
-    const ruleLine = rule ? `udev rule installed: ${rule}` : `udev rule not installed (${UDEV_RULE_SOURCE} -> ${UDEV_RULE_ETC}); only the active seat's user gets access (uaccess)`;
-
     if (probe.devices.length === 0) return result(this, 'ok', 'no FIDO HID keys plugged in', [ruleLine]);
 
-    const details: string[] = [];
-    const failures: string[] = [];
-    let fix: string[] = [];
-    for (const d of probe.devices) {
-      const label = `${[d.manufacturer, d.product].filter(Boolean).join(' ') || 'FIDO key'} ${hex4(d.vendorId)}:${hex4(d.productId)} at ${d.path}`;
-      if (!d.path.startsWith('/dev/')) {
-        details.push(`${label} (libusb path: permissions not checked)`);
-        continue;
-      }
-      const node = await env.stat(d.path);
-      const mine = await env.access(d.path, 'rw');
-      const verdicts = [`${env.user.name}: ${mine ? 'read/write ok' : 'NO ACCESS'}`];
-      const who: string[] = [];
-      if (!mine) who.push(env.user.name);
-      if (serviceAccount && node) {
-        const svc = modeAllows(node, serviceAccount.uid, accounts.groupsOf(SERVICE_USER), 'rw');
-        verdicts.push(`${SERVICE_USER}: ${svc ? 'read/write ok' : 'NO ACCESS'}`);
-        if (!svc) who.push(SERVICE_USER);
-      }
-      details.push(`${label} ${node ? describeMode(node, accounts) : '(cannot stat)'}; ${verdicts.join(', ')}`);
-      for (const w of who) {
-        failures.push(`FIDO key ${d.path} not accessible by user ${w}`);
-        if (fix.length === 0) {
-          fix = accessFix({
-            root,
-            rule,
-            fidoIdRule,
-            groupExists: keytapGroup !== undefined,
-            node,
-            keytapGid: keytapGroup?.gid,
-            who: w,
-            whoInGroupFile: keytapGroup?.members.includes(w) ?? false,
-          });
-        }
-      }
-    }
-    details.push(ruleLine);
-    if (failures.length === 0) return result(this, 'ok', `${probe.devices.length} FIDO key(s), all accessible`, details);
+    const judged = await judgeNodes(
+      ctx,
+      accounts,
+      rule,
+      probe.devices.map((d) => ({ path: d.path, label: `${[d.manufacturer, d.product].filter(Boolean).join(' ') || 'FIDO key'} ${hex4(d.vendorId)}:${hex4(d.productId)} at ${d.path}` })),
+    );
+    const details = [...judged.details, ruleLine];
+    if (judged.failures.length === 0) return result(this, 'ok', `${probe.devices.length} FIDO key(s), all accessible`, details);
     details.push('uaccess grants only the active seat user; a service needs GROUP="keytap", MODE="0660" (fido.md §12)');
-    return result(this, 'fail', failures.join('; '), details, fix);
+    return result(this, 'fail', judged.failures.join('; '), details, judged.fix);
   },
 };

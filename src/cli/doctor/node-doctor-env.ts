@@ -184,6 +184,13 @@ export function createNodeDoctorEnv(env: NodeJS.ProcessEnv = process.env): Docto
         return null;
       }
     },
+    async readBytes(path) {
+      try {
+        return new Uint8Array(await readFile(path));
+      } catch {
+        return null;
+      }
+    },
     async list(dir) {
       try {
         return (await readdir(dir)).sort();

@@ -14,6 +14,7 @@ export interface FakeFile {
   uid?: number;
   gid?: number;
   content?: string;
+  bytes?: Uint8Array;
 }
 
 export interface FakeMachine {
@@ -64,6 +65,9 @@ export function fakeEnv(m: FakeMachine): DoctorEnv {
     },
     async readText(p) {
       return stat(p)?.content ?? null;
+    },
+    async readBytes(p) {
+      return stat(p)?.bytes ?? null;
     },
     async list(dir) {
       if (m.dirs && dir in m.dirs) return m.dirs[dir] ?? null;
