@@ -8,7 +8,7 @@
  */
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { KeytapError } from '../protocol/errors.ts';
 
 /** Name of the profile used when none is given: a CTAP 2.1 YubiKey 5 NFC, factory state. */
@@ -139,10 +139,21 @@ function num(v: unknown): number | undefined {
 }
 
 /**
- * Loads the profile `name` (default `DEFAULT_PROFILE`) from `dir`. Throws
+ * Loads the profile `name` (default `DEFAULT_PROFILE`) from `dir`, or a profile file when
+ * `name` is a path (contains `/` or ends in `.json`; HIL rigs keep their own models). Throws
  * `UnknownProfileError` naming the valid names, or `InvalidProfileError`.
  */
 export function loadProfile(name: string = DEFAULT_PROFILE, dir: string = PROFILES_DIR): DeviceProfile {
+  if (name.includes('/') || name.endsWith('.json')) {
+    if (!existsSync(name)) throw new UnknownProfileError(name, listProfiles(dir));
+    let raw: any;
+    try {
+      raw = JSON.parse(readFileSync(name, 'utf8'));
+    } catch (e) {
+      throw new InvalidProfileError(name, `not JSON (${(e as Error).message})`);
+    }
+    return parseProfile(typeof raw?.name === 'string' ? raw.name : basename(name, '.json'), raw);
+  }
   const valid = listProfiles(dir);
   if (!valid.includes(name)) throw new UnknownProfileError(name, valid);
   let raw: any;

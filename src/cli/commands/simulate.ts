@@ -99,7 +99,7 @@ export const simulateModes: SimulateMode[] = [udpMode, vpcdSimulateMode, traceMo
 /** The options shared by every mode. */
 export function simulateOptions(y: Argv<any>): Argv<any> {
   let out = y
-    .option('profile', { type: 'string', default: DEFAULT_PROFILE, describe: 'device profile (see --list-profiles)' })
+    .option('profile', { type: 'string', default: DEFAULT_PROFILE, describe: 'device profile name (see --list-profiles) or a profile JSON file' })
     .option('list-profiles', { type: 'boolean', describe: 'print the profile names and exit' })
     .option('pin', { type: 'string', describe: 'initial PIN for a fresh key (visible in the process list: prefer --pin-stdin or KEYTAP_SIM_PIN)' })
     .option('pin-stdin', { type: 'boolean', describe: 'read the initial PIN from the first line of stdin' })

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PROFILE, listProfiles, loadProfile, UnknownProfileError } from '../../../src/sim/profiles.ts';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_PROFILE, InvalidProfileError, listProfiles, loadProfile, PROFILES_DIR, UnknownProfileError } from '../../../src/sim/profiles.ts';
 
 describe('device profiles', () => {
   it('ships the six required profiles with provenance in each file', () => {
@@ -29,6 +32,23 @@ describe('device profiles', () => {
     expect(loadProfile('yubikey-5-nfc-pin1').getInfo.pinUvAuthProtocols).toEqual([1]);
     expect(loadProfile('solo-1').getInfo.versions).not.toContain('FIDO_2_1');
     expect(loadProfile('token2-t2f2').getInfo.options?.setMinPINLength).toBe(true);
+  });
+
+  it('loads a profile from a file path, validating it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keytap-profile-'));
+    try {
+      const base = JSON.parse(readFileSync(join(PROFILES_DIR, 'solo-1.json'), 'utf8'));
+      const file = join(dir, 'my-rig-key.json');
+      writeFileSync(file, JSON.stringify({ ...base, name: 'my-rig-key', behaviour: { ...base.behaviour, resetWindowMs: 2500 } }));
+      const p = loadProfile(file);
+      expect(p.name).toBe('my-rig-key');
+      expect(p.behaviour.resetWindowMs).toBe(2500);
+      writeFileSync(file, JSON.stringify({ ...base, behaviour: { thirdWrongPinStatus: '0x99' } }));
+      expect(() => loadProfile(file)).toThrow(InvalidProfileError);
+      expect(() => loadProfile(join(dir, 'absent.json'))).toThrow(UnknownProfileError);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('rejects an unknown name with a typed error naming the valid ones', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createHash, createVerify, createPublicKey } from 'node:crypto';
 import { VirtualAuthenticator } from '../../../src/sim/authenticator/virtual-authenticator.ts';
 import { createSimEnv, MemoryStorage, TouchController } from '../../../src/sim/env.ts';
-import { loadProfile } from '../../../src/sim/profiles.ts';
+import { listProfiles, loadProfile } from '../../../src/sim/profiles.ts';
 import { Pin } from '../../../src/protocol/secret.ts';
 import { CtapStatus } from '../../../src/protocol/ctap2/status.ts';
 import { ClientPin, ClientPinSubcommand, PinUvAuthPermission } from '../../../src/protocol/ctap2/client-pin.ts';
@@ -379,4 +379,34 @@ describe('VirtualAuthenticator: persistent vs power-cycle state (DESIGN.md §7)'
     expect((await h2.token('123456')).status).toBe(0);
     expect(second.pinState).toMatchObject({ pinSet: true, pinRetries: 8, consecutiveMismatches: 0 });
   });
+});
+
+describe('VirtualAuthenticator: every shipped profile (fido.md §14 behaviour settings)', () => {
+  for (const name of listProfiles()) {
+    it(`${name}: getInfo round-trips the codec; lockout sequence and reset window follow the profile`, async () => {
+      const profile = loadProfile(name);
+      const protocol = (profile.getInfo.pinUvAuthProtocols ?? [1])[0] as 1 | 2;
+      const { host, auth, clock } = make({ profile: name, protocol });
+      const info = await host.getInfo();
+      expect(info.versions).toEqual(profile.getInfo.versions);
+      expect(Buffer.from(info.aaguid).toString('hex')).toBe(profile.getInfo.aaguid);
+      expect(info.options?.clientPin).toBe(false);
+      expect(await host.setPin('123456')).toBe(0);
+      const b = profile.behaviour;
+      const pcs = (v: boolean) => (b.powerCycleState === 'reported' ? { powerCycleState: v } : {});
+      const statuses = [];
+      for (let i = 0; i < 4; i++) statuses.push((await host.token('000000')).status);
+      expect(statuses).toEqual([0x31, 0x31, b.thirdWrongPinStatus, 0x34]);
+      expect(await host.retries()).toEqual({ pinRetries: b.maxPinRetries - 3, ...pcs(true) });
+      auth.powerCycle();
+      expect((await host.token('123456')).status).toBe(0);
+      expect(await host.retries()).toEqual({ pinRetries: b.maxPinRetries, ...pcs(false) });
+      clock.advance(b.resetWindowMs + 1);
+      expect(await host.status(Reset, undefined)).toBe(CtapStatus.NOT_ALLOWED);
+      auth.powerCycle();
+      expect(await host.status(Reset, undefined)).toBe(0);
+      const noPin = await host.status(ClientPin, { subCommand: ClientPinSubcommand.getPINRetries });
+      expect(noPin).toBe(b.pinRetriesWithoutPin === 'error-0x35' ? CtapStatus.PIN_NOT_SET : 0);
+    });
+  }
 });
