@@ -175,6 +175,21 @@ describe('CtapHidDevice (CTAP 2.1 §11.2)', () => {
     expect(f!.data[0]).toBe(0x2d);
   });
 
+  it('INIT on the busy channel resynchronises it: the pending request is abandoned, its reply never sent (§11.2.9.1.3)', async () => {
+    const { dev, send, take, init, handler } = setup();
+    const cid = init();
+    send(cid, CtapHidCmd.CBOR, Uint8Array.of(0x07));
+    send(cid, CtapHidCmd.INIT, Uint8Array.of(7, 7, 7, 7, 7, 7, 7, 7));
+    const [f] = take();
+    expect(f).toMatchObject({ cid, cmd: CtapHidCmd.INIT });
+    expect(handler.calls[0]!.signal.aborted).toBe(true);
+    expect(dev.state).toBe('idle');
+    await vi.advanceTimersByTimeAsync(500);
+    expect(take()).toHaveLength(0); // neither the 0x2D reply nor keepalives
+    send(cid, CtapHidCmd.PING, Uint8Array.of(1));
+    expect(take()[0]).toMatchObject({ cid, cmd: CtapHidCmd.PING });
+  });
+
   it('CANCEL with nothing pending gets no reply', () => {
     const { send, take, init } = setup();
     const cid = init();
