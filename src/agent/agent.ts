@@ -150,7 +150,12 @@ export class Agent implements AgentServices {
   }
 
   notifyRaw(method: string, params: unknown): void {
-    for (const s of this.#sessions) s.notify(method, params);
+    let text: Buffer | undefined;
+    for (const s of this.#sessions) {
+      if (!s.wants(method)) continue;
+      text ??= Buffer.from(JSON.stringify({ jsonrpc: '2.0', method, params }));
+      s.sendSerialized(text);
+    }
   }
 
   get connectionCount(): number {

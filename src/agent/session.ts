@@ -181,12 +181,27 @@ export class Session implements ConnectionControl {
   // ----- outbound -----
   /** Sends a notification if the connection subscribed to its topic (the prefix before the first dot). */
   notify(method: string, params: unknown): boolean {
-    if (!this.#initialized) return false;
-    const topic = method.split('.')[0] as Topic;
-    if (!this.#topics.has(topic)) return false;
+    if (!this.wants(method)) return false;
     this.#send({ jsonrpc: '2.0', method, params });
     this.host.metrics.notificationsSent++;
     return true;
+  }
+
+  /** Whether a notification `method` would be delivered to this connection. */
+  wants(method: string): boolean {
+    return this.#initialized && this.#topics.has(method.split('.')[0] as Topic);
+  }
+
+  /** Sends an already serialised notification (fan-out serialises once for all connections). */
+  sendSerialized(text: Buffer): void {
+    if (this.#closed || this.#ws.readyState !== this.#ws.OPEN) return;
+    if (this.#ws.bufferedAmount > this.host.limits.maxBufferedBytes) {
+      this.host.logger.warn({ connection: this.id }, 'client does not read its messages; disconnecting');
+      this.close(1008, 'too slow');
+      return;
+    }
+    this.#ws.send(text, { binary: false });
+    this.host.metrics.notificationsSent++;
   }
 
   #send(msg: unknown): void {
