@@ -11,6 +11,20 @@ import { runAgent, type RunningAgent } from '../../src/main.ts';
 import { KeytapClient, KeytapRpcError, readToken } from '../../src/client/keytap-client.ts';
 import { createLogger } from '../../src/agent/logger.ts';
 import { Writable } from 'node:stream';
+import { spawn } from 'node:child_process';
+
+const KEYTAP = join(import.meta.dirname, '..', '..', 'bin', 'keytap.js');
+function keytap(args: string[], stdin = ''): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [KEYTAP, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, KEYTAP_URL: '', KEYTAP_SOCKET: '' } });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (err += d));
+    p.stdin.end(stdin);
+    p.on('close', (code) => resolve({ code, out, err }));
+  });
+}
 
 let running: RunningAgent;
 let dir: string;
@@ -119,5 +133,20 @@ describe('sim.* over the agent API', () => {
     expect((await fail(admin.request('sim.plug', { device: 'fido-000000000000' }))).code).toBe('DEVICE_NOT_FOUND');
     expect((await fail(admin.request('sim.fault', { device, kind: 'melt' }))).rpcCode).toBe(-32602);
     expect((await fail(admin.request('sim.plug', { device }))).code).toBe('SIM_STATE');
+  });
+
+  it('keytap sim (CLI) drives the same methods with the admin token: pin-state from stdin, fault, devices', async () => {
+    const base = ['--url', url(), '--token-file', running.config.tokenFile, '--device', device];
+    const set = await keytap(['sim', 'pin-state', '--retries', '6', ...base], '4826\n');
+    expect(set.err).toBe('');
+    expect(JSON.parse(set.out)).toMatchObject({ status: { state: 'ok', retriesLeft: 6 } });
+    expect(truth().pinRetries).toBe(6);
+    const f = await keytap(['sim', 'fault', 'busy', '--ms', '100', ...base]);
+    expect(JSON.parse(f.out)).toMatchObject({ fault: { kind: 'busy', ms: 100 } });
+    const d = await keytap(['sim', 'devices', '--url', url(), '--token-file', running.config.tokenFile]);
+    expect(JSON.parse(d.out).devices[0]).toMatchObject({ device, pin: { pinRetries: 6 } });
+    await admin.request('sim.fault', { device, kind: 'clear' });
+    const bad = await keytap(['sim', 'touch', 'maybe', ...base]);
+    expect(bad.code).toBe(64);
   });
 });
