@@ -8,8 +8,6 @@ import { FidoClient, type FidoClientOptions } from '../fido/fido-client.ts';
 import { openFidoDevice, resolveFidoDevice } from '../fido/open-device.ts';
 import type { PinStatus } from '../fido/pin-status.ts';
 import { guidedReset } from '../fido/reset-guide.ts';
-import { listFidoHidDevices } from '../drivers/hid/hid-enumerator.ts';
-import { HidDeviceSource } from '../drivers/hid/hid-device-source.ts';
 import type { HidDeviceInfo } from '../drivers/hid-connection.ts';
 import type { AuthenticatorInfo } from '../protocol/ctap2/get-info.ts';
 import type { Pin } from '../protocol/secret.ts';
@@ -43,7 +41,9 @@ export class DirectBackend implements CliBackend {
   }
 
   async listDevices(): Promise<CliDevice[]> {
-    return (await (this.#opts.enumerate ?? listFidoHidDevices)()).map((d) => ({ transport: 'usb' as const, ...d }));
+    // node-hid is loaded only when needed: without libusb it cannot load, and UDP keys must still work.
+    const enumerate = this.#opts.enumerate ?? (await import('../drivers/hid/hid-enumerator.ts')).listFidoHidDevices;
+    return (await enumerate()).map((d) => ({ transport: 'usb' as const, ...d }));
   }
 
   async #with<R>(device: string | undefined, o: CliCallOptions, fn: (c: FidoClient) => Promise<R>): Promise<R> {
@@ -79,6 +79,7 @@ export class DirectBackend implements CliBackend {
     const dev = await resolveFidoDevice(device, this.#opts.enumerate ? { enumerate: this.#opts.enumerate } : {});
     // A UDP simulator cannot be re-inserted by hand: reset it directly (power-cycle it first).
     if (dev.transport === 'udp' || o.guided === false) return this.#with(dev.path, o, (c) => c.reset(o));
+    const { HidDeviceSource } = await import('../drivers/hid/hid-device-source.ts');
     const source = new HidDeviceSource(this.#opts.enumerate ? { enumerate: this.#opts.enumerate } : {});
     try {
       const info: HidDeviceInfo = {

@@ -2,16 +2,27 @@
  * Finds and opens a FIDO key by a selector a technician types: a HID path (`/dev/hidraw3`),
  * a USB serial number, or `udp://HOST:PORT` (simulator, HIL rig). Opens the transport for one
  * transaction; the caller closes it (coexistence: the device is held only that long).
+ *
+ * node-hid is loaded lazily: without libusb its native module fails to load, and UDP devices
+ * (simulators) must still work then.
  */
 import type { HidDeviceInfo } from '../drivers/hid-connection.ts';
-import { listFidoHidDevices } from '../drivers/hid/hid-enumerator.ts';
-import { NodeHidConnection } from '../drivers/hid/node-hid-connection.ts';
 import { UdpHidConnection, isUdpAddress } from '../drivers/udp/udp-hid-connection.ts';
 import type { DeviceLock } from '../drivers/hid/device-lock.ts';
 import type { Deadline } from '../util/deadline.ts';
 import { CtapHidTransport } from './ctap-hid-transport.ts';
 import { DeviceNotFoundError } from './errors.ts';
 import { KeytapError } from '../protocol/errors.ts';
+import { DeviceOpenError } from '../protocol/transport-errors.ts';
+
+/** Loads a node-hid-backed module, turning a missing native library into a typed error. */
+async function loadHid<M>(load: () => Promise<M>): Promise<M> {
+  try {
+    return await load();
+  } catch (e) {
+    throw new DeviceOpenError('USB security keys are unavailable: node-hid could not load (install libusb-1.0-0)', { cause: e });
+  }
+}
 
 /** Options of `openFidoDevice`. */
 export interface OpenFidoDeviceOptions {
@@ -41,7 +52,7 @@ export interface FidoDeviceDescription {
  */
 export async function resolveFidoDevice(selector: string | undefined, options: Pick<OpenFidoDeviceOptions, 'enumerate'> = {}): Promise<FidoDeviceDescription> {
   if (selector && isUdpAddress(selector)) return { path: selector, transport: 'udp' };
-  const list = await (options.enumerate ?? listFidoHidDevices)();
+  const list = await (options.enumerate ?? (await loadHid(() => import('../drivers/hid/hid-enumerator.ts'))).listFidoHidDevices)();
   const describe = (d: HidDeviceInfo): FidoDeviceDescription => ({ transport: 'usb', ...d });
   if (!selector) {
     if (list.length === 1) return describe(list[0]!);
@@ -63,6 +74,7 @@ export async function openFidoDevice(selector: string | undefined, options: Open
   if (dev.transport === 'udp') {
     return CtapHidTransport.open(await UdpHidConnection.open(dev.path, options.signal ? { signal: options.signal } : {}), { ...base, kind: 'udp' });
   }
+  const { NodeHidConnection } = await loadHid(() => import('../drivers/hid/node-hid-connection.ts'));
   const conn = await NodeHidConnection.open(dev.path, { ...(options.signal ? { signal: options.signal } : {}), ...(options.lock ? { lock: options.lock } : {}) });
   return CtapHidTransport.open(conn, { ...base, kind: 'usb' });
 }
