@@ -115,7 +115,12 @@ export const agentCheck: DoctorCheck = {
 
     if (!running) {
       const serving = (await env.processes()).filter((p) => /keytap/.test(p.cmdline) && /\bserve\b/.test(p.cmdline));
-      if (serving.length) details.push(`keytap serve process(es) running but not answering: pid ${serving.map((p) => p.pid).join(', ')}`);
+      for (const p of serving) {
+        const sock = /--socket[= ](\S+)/.exec(p.cmdline)?.[1];
+        const listen = /--listen[= ](\S+)/.exec(p.cmdline)?.[1];
+        const own = [sock && `socket ${sock}`, listen && `listen ${listen}`].filter(Boolean).join(', ');
+        details.push(`keytap serve runs as pid ${p.pid} but not on these addresses${own ? ` (it uses ${own})` : ''}: point KEYTAP_SOCKET / KEYTAP_LISTEN (or --config) at the agent you mean`);
+      }
       const unit = (await Promise.all(SYSTEM_UNIT_PATHS.map((p) => env.stat(p)))).some(Boolean);
       const start = !(await systemdRunning(env))
         ? 'start it: keytap serve   (no systemd on this machine)'

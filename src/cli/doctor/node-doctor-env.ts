@@ -147,7 +147,7 @@ async function readProcesses(): Promise<ProcessInfo[]> {
   return out;
 }
 
-/** The real machine. pcsc() is memoised: one PC/SC context serves the pcscd and readers checks. */
+/** The real machine. pcsc() and processes() are memoised: one PC/SC context and one /proc snapshot per run. */
 export function createNodeDoctorEnv(env: NodeJS.ProcessEnv = process.env): DoctorEnv {
   let name: string;
   try {
@@ -157,6 +157,7 @@ export function createNodeDoctorEnv(env: NodeJS.ProcessEnv = process.env): Docto
     name = String(process.getuid?.() ?? '?');
   }
   let pcscOnce: Promise<PcscProbe> | null = null;
+  let processesOnce: Promise<ProcessInfo[]> | null = null;
   return {
     env,
     user: { uid: process.getuid?.() ?? -1, gid: process.getgid?.() ?? -1, groups: process.getgroups?.() ?? [], name },
@@ -216,7 +217,8 @@ export function createNodeDoctorEnv(env: NodeJS.ProcessEnv = process.env): Docto
       const v6 = (await readFile('/proc/net/tcp6', 'utf8').catch(() => '')) as string;
       return [...parseProcNetTcp(v4, 4), ...parseProcNetTcp(v6, 6)];
     },
-    processes: readProcesses,
+    // One snapshot per run: the pcscd and agent checks both ask.
+    processes: () => (processesOnce ??= readProcesses()),
     pcsc(o) {
       pcscOnce ??= probePcsc(o);
       return pcscOnce;

@@ -43,6 +43,12 @@ describe('agent check (DESIGN.md §6: token file 0600 in a 0700 directory)', () 
     expect(fixText(unit)).toContain('systemctl enable --now keytap');
   });
 
+  it('points at a keytap serve process that listens somewhere else', async () => {
+    const r = await runCheck(agentCheck, { env, processes: [{ pid: 777, name: 'node', cmdline: 'node /usr/bin/keytap serve --socket /srv/kt.sock --listen 127.0.0.1:9000' }] });
+    expect(r.status).toBe('warn');
+    expect(r.details.join('\n')).toContain('pid 777 but not on these addresses (it uses socket /srv/kt.sock, listen 127.0.0.1:9000)');
+  });
+
   it('warns on a stale socket and names it', async () => {
     const m = agent();
     const r = await runCheck(agentCheck, { ...m, unix: { [SOCK]: { ok: false, code: 'ECONNREFUSED' } } });
