@@ -8,6 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { UdpHidConnection } from '../../src/drivers/udp/udp-hid-connection.ts';
 import { CtapHidTransport } from '../../src/fido/ctap-hid-transport.ts';
 import { CtapHidCmd } from '../../src/protocol/ctaphid/constants.ts';
@@ -88,6 +90,27 @@ describe('keytap simulate --udp (the HIL contract)', () => {
     const reply = await transport.exchange(CtapHidCmd.CBOR, frameRequest(Selection, undefined), { onKeepalive: (s) => seen.push(s) });
     expect([...reply]).toEqual([0]);
     expect(seen).toContain('up-needed');
+  });
+
+  it('--state keeps the key across restarts (PIN and retries persist; the soft block does not)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keytap-sim-state-'));
+    try {
+      const state = join(dir, 'key.json');
+      const first = await spawnSimulator(['--state', state], { env: { KEYTAP_SIM_PIN: '123456' } });
+      let c = await connect(first);
+      for (let i = 0; i < 3; i++) await c.host.token('000000');
+      await c.transport.close();
+      expect(await first.stop()).toBe(0);
+      const second = await spawnSimulator(['--state', state], { env: { KEYTAP_SIM_PIN: '654321' } });
+      running.push(second);
+      expect(second.stderr()).toContain('initial PIN option is ignored');
+      c = await connect(second);
+      transports.push(c.transport);
+      expect(await c.host.retries()).toEqual({ pinRetries: 5, powerCycleState: false });
+      expect((await c.host.token('123456')).status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses a non-loopback address without --allow-remote (exit 64) and lists profiles', async () => {

@@ -12,6 +12,7 @@
  * exposures (vpcd, traces) are added without touching the UDP one.
  */
 import type { Argv, CommandModule } from 'yargs';
+import { existsSync } from 'node:fs';
 import { VirtualAuthenticator } from '../../sim/authenticator/virtual-authenticator.ts';
 import { createSimEnv, TouchController, type TouchPolicy } from '../../sim/env.ts';
 import { DEFAULT_PROFILE, listProfiles, loadProfile, UnknownProfileError } from '../../sim/profiles.ts';
@@ -150,6 +151,9 @@ export async function startSimulator(
       initialPin.wipe();
       throw new KeytapError('CLI_USAGE', `the initial PIN must have at least ${min} characters and at most 63 bytes`);
     }
+  }
+  if (initialPin && args.state && existsSync(args.state)) {
+    io.stderr(`keytap simulate: ${args.state} already holds a key; the initial PIN option is ignored`);
   }
   const authenticator = new VirtualAuthenticator({ profile, env, ...(initialPin ? { initialPin } : {}) });
   initialPin?.wipe();
