@@ -14,7 +14,11 @@ vi.mock('node-hid', () => {
       state.opened.push(rec);
       return {
         write: async (b: Buffer) => (rec.writes.push(Buffer.from(b)), b.length),
-        read: async (_t: number) => rec.reads.shift(),
+        read: async (_t: number) => {
+          const r = rec.reads.shift();
+          if (r && (r as { delayed?: number }).delayed) await new Promise((res) => setTimeout(res, (r as { delayed?: number }).delayed));
+          return r;
+        },
         close: async () => void (rec.closed = true),
       };
     }
@@ -82,6 +86,18 @@ describe('NodeHidConnection (fido.md §1)', () => {
     await expect(c.read(5)).rejects.toMatchObject({ code: 'TIMEOUT' });
   });
 
+  it('an aborted read rejects with CANCELLED and the report the native read still delivers is not lost', async () => {
+    const c = await NodeHidConnection.open('/dev/hidraw9', { reportSizes: { input: 64, output: 64 } });
+    const late = Object.assign(Buffer.alloc(64, 9), { delayed: 30 });
+    state.opened[0]!.reads.push(late);
+    const ac = new AbortController();
+    const p = c.read(1000, ac.signal);
+    ac.abort();
+    await expect(p).rejects.toMatchObject({ code: 'CANCELLED' });
+    const r = await c.read(1000);
+    expect(r[0]).toBe(9);
+  });
+
   it('defaults to 64-byte reports when the descriptor is not readable, and closes once', async () => {
     const c = await NodeHidConnection.open('/dev/not-hidraw');
     expect([c.inputReportSize, c.outputReportSize]).toEqual([64, 64]);
@@ -144,6 +160,33 @@ describe('FIDO HID enumeration and hotplug (fido.md §12-13)', () => {
       expect(late).toEqual(['attached B']);
       stop();
       stop2();
+      await src.close();
+    });
+
+    it('reports a product change as changed and keeps polling after an enumeration error', async () => {
+      state.devices = [key];
+      const errors: unknown[] = [];
+      let fail = false;
+      const src = new HidDeviceSource({
+        intervalMs: 500,
+        onError: (e) => errors.push(e),
+        enumerate: async () => {
+          if (fail) throw new Error('enumeration failed');
+          const { listFidoHidDevices: list } = await import('../../../src/drivers/hid/hid-enumerator.ts');
+          return list();
+        },
+      });
+      const events: string[] = [];
+      const stop = src.watch((e) => events.push(`${e.type} ${e.device.product}`));
+      await vi.advanceTimersByTimeAsync(10);
+      fail = true;
+      await vi.advanceTimersByTimeAsync(500);
+      expect(errors.length).toBe(1);
+      fail = false;
+      state.devices = [{ ...key, product: 'YubiKey 5' }];
+      await vi.advanceTimersByTimeAsync(500);
+      expect(events).toEqual(['attached YubiKey', 'changed YubiKey 5']);
+      stop();
       await src.close();
     });
   });
