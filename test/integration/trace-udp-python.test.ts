@@ -52,6 +52,19 @@ describe.skipIf(gate.skip)('python-fido2 against a served trace (UDP CTAPHID)', 
     server.replayer.assertConsumed();
   });
 
+  it('with loop the trace is served again to the next client (INIT after the end starts over)', async () => {
+    const errors: Error[] = [];
+    let consumed = 0;
+    server = await TraceUdpServer.listen(parseTrace(readFileSync(GET_INFO, 'utf8')), { port: 0, loop: true, onError: (e) => errors.push(e), onConsumed: () => consumed++ });
+    for (let i = 0; i < 2; i++) {
+      const r = await runPython(server.address.port);
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.out).device_version).toEqual([5, 2, 1]);
+    }
+    expect(consumed).toBe(2);
+    expect(errors).toEqual([]);
+  });
+
   it('a client that asks for more than the trace holds gets CTAPHID_ERROR, and the mismatch names the line', async () => {
     const errors: Error[] = [];
     const trace = parseTrace(readFileSync(GET_INFO, 'utf8').replace(/\n=> \*\n# \[WIREDATA_CTAP_CBOR_INFO\][\s\S]*$/, '\n'));

@@ -140,3 +140,36 @@ describe('fault injection (DESIGN.md §7): typed errors at the client, true stat
     expect(new FaultSpecError('x')).toMatchObject({ name: 'FaultSpecError', code: 'SIM_FAULT_INVALID' });
   });
 });
+
+describe('faults through FidoClient: the state after a fault is the key state', () => {
+  it('a wrong PIN whose answer is lost to a disconnect still counts; pinStatus after re-plug says 7 (CTAP 2.1 §6.5.2.1)', async () => {
+    const { FidoClient } = await import('../../../src/fido/fido-client.ts');
+    const { Pin } = await import('../../../src/protocol/secret.ts');
+    const { auth, dev, fi, open } = rig();
+    const c0 = new FidoClient(await open());
+    await c0.setPin(Pin.fromString('4826'));
+    await c0.transport.close();
+    const c1 = new FidoClient(await open());
+    // verifyPin: getInfo, getPINRetries, getKeyAgreement, getPinToken (4th message) - processed, answer lost
+    fi.arm({ kind: 'disconnect', atMessage: 4, phase: 'after' });
+    await expect(c1.verifyPin(Pin.fromString('000000'))).rejects.toMatchObject({ code: 'DEVICE_REMOVED' });
+    expect(auth.pinState.pinRetries).toBe(7);
+    dev.plug();
+    const c2 = new FidoClient(await open());
+    toClose.push(c2.transport as CtapHidTransport);
+    expect(await c2.pinStatus()).toMatchObject({ state: 'ok', retriesLeft: 7 });
+  });
+
+  it('a stalled changePIN never reaches the key: TIMEOUT, and the old PIN still verifies', async () => {
+    const { FidoClient } = await import('../../../src/fido/fido-client.ts');
+    const { Pin } = await import('../../../src/protocol/secret.ts');
+    const { auth, fi, open } = rig();
+    const c = new FidoClient(await open());
+    toClose.push(c.transport as CtapHidTransport);
+    await c.setPin(Pin.fromString('4826'));
+    fi.arm({ kind: 'stall' });
+    await expect(c.changePin(Pin.fromString('4826'), Pin.fromString('739105'))).rejects.toMatchObject({ code: 'TIMEOUT' });
+    expect(auth.pinState).toMatchObject({ pinSet: true, pinRetries: 8 });
+    expect(await c.verifyPin(Pin.fromString('4826'))).toMatchObject({ state: 'ok', retriesLeft: 8 });
+  });
+});
