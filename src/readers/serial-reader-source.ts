@@ -234,8 +234,14 @@ class Pn532Session {
     private readonly o: { pollMs: number; replyTimeoutMs: number; onUid(uid: string): void; onNoCard(): void; log?: (m: string, d?: Record<string, unknown>) => void },
   ) {}
 
+  // Frames wait in an inbox: an ACK and its response often arrive in one chunk.
+  private inbox: Pn532Frame[] = [];
+
   push(chunk: Uint8Array): void {
-    for (const f of this.decoder.push(chunk)) this.waiter?.(f);
+    for (const f of this.decoder.push(chunk)) {
+      if (this.waiter) this.waiter(f);
+      else if (this.inbox.length < 16) this.inbox.push(f);
+    }
   }
 
   start(): void {
@@ -248,6 +254,7 @@ class Pn532Session {
     this.running = false;
     this.gen++;
     this.waiter = null;
+    this.inbox = [];
   }
 
   private alive(gen: number): boolean {
@@ -255,6 +262,8 @@ class Pn532Session {
   }
 
   private next(ms: number): Promise<Pn532Frame | null> {
+    const queued = this.inbox.shift();
+    if (queued) return Promise.resolve(queued);
     return new Promise((resolve) => {
       const t = setTimeout(() => {
         this.waiter = null;
@@ -270,6 +279,7 @@ class Pn532Session {
 
   /** Sends `frame`; resolves with the response data, or null on NACK/error/timeout. */
   private async command(frame: Uint8Array, code: number): Promise<Uint8Array | null> {
+    this.inbox = [];
     if (!this.link.write(frame)) return null;
     const ack = await this.next(this.o.replyTimeoutMs);
     if (ack?.kind !== 'ack') return null;

@@ -258,6 +258,27 @@ describe.skipIf(gate.skip)('PC/SC badge readers through real pcscd + vpcd', () =
     }
   });
 
+  it('keytap readers --json lists the vpcd readers; keytap badge read --json prints the tapped card', async () => {
+    const list = await runCli(['readers', '--json']);
+    expect(list.code).toBe(0);
+    const j = JSON.parse(list.stdout);
+    expect(j.pcscd).toBe(true);
+    expect(j.readers.map((r: { id: string }) => r.id)).toEqual(expect.arrayContaining([`pcsc:${READER0}`, `pcsc:${READER1}`]));
+    const reading = runCli(['badge', 'read', '--json', '--timeout', '15', '--reader', '00 01$']);
+    const c = card(new VirtualBadgeCard(fromHex('043c513a003e80'), fromHex('3B8F8001804F0CA0000003060300030000000068')), 35964);
+    await c.insert();
+    const r = await reading;
+    c.remove();
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ uid: '043c513a003e80', cardType: 'MIFARE Ultralight', atr: '3b8f8001804f0ca0000003060300030000000068', readerName: READER1 });
+  });
+
+  it('keytap badge read exits 1 when no badge is tapped in time', async () => {
+    const r = await runCli(['badge', 'read', '--json', '--timeout', '0.5', '--reader', 'no such reader']);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).error.code).toBe('TIMEOUT');
+  });
+
   it('pcscd killed and restarted mid-run: readers go and return, taps work again, no crash', async () => {
     const pid = pcscdPid();
     expect(pid).not.toBeNull();
@@ -280,6 +301,21 @@ describe.skipIf(gate.skip)('PC/SC badge readers through real pcscd + vpcd', () =
     await cardEvent('card.removed', 'deadbeef', mark);
   });
 });
+
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ['bin/keytap.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (b) => (stdout += b));
+    p.stderr.on('data', (b) => (stderr += b));
+    const t = setTimeout(() => p.kill(), 25_000);
+    p.on('close', (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
 
 function pcscdPid(): number | null {
   const r = spawnSync('pidof', ['pcscd'], { encoding: 'utf8' });

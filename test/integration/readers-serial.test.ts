@@ -148,10 +148,27 @@ describe.skipIf(gate.skip)('serial readers over socat PTY pairs', () => {
     await waitFor(() => cards.some((e) => e.type === 'card.present' && e.uid === '0c000621a5'), 'present after reopen');
   });
 
+  it('keytap badge read --no-pcsc --serial PATH:em4100 --json prints the tag', async () => {
+    const p = spawn(process.execPath, ['bin/keytap.js', 'badge', 'read', '--no-pcsc', '--serial', `${hostEnd}:em4100:9600`, '--json', '--timeout', '15'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (b) => (out += b));
+    const exited = new Promise<number | null>((r) => p.once('exit', r));
+    // Keep sending, as a reader does while the tag is in the field, until the CLI has read it.
+    const frame = encodeEm4100Frame(fromHex('62e3086ced'), 'rdm6300');
+    const timer = setInterval(() => send(frame), 100);
+    try {
+      expect(await exited).toBe(0);
+    } finally {
+      clearInterval(timer);
+    }
+    expect(JSON.parse(out)).toMatchObject({ uid: '62e3086ced', cardType: 'EM4100', reader: `serial:${hostEnd}` });
+  });
+
   it('PN532 over UART: wake-up, SAMConfiguration, InListPassiveTarget polling; tap in and out (readers.md §7)', async () => {
     const readerPort = new SerialPort({ path: readerEnd, baudRate: 115200 });
     await new Promise<void>((r, j) => readerPort.once('open', () => r()).once('error', j));
-    const pn = new VirtualPn532((b) => readerPort.write(Buffer.from(b)));
+    // ACK and response in one write: the host must keep the second frame (a bug this caught).
+    const pn = new VirtualPn532((b) => readerPort.write(Buffer.from(b)), { coalesce: true });
     readerPort.on('data', (b: Buffer) => pn.push(new Uint8Array(b)));
     try {
       startSource('pn532', 115200);

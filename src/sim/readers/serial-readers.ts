@@ -39,7 +39,14 @@ export class VirtualPn532 {
   /** Commands received, by code (tests check the conversation). */
   readonly received: number[] = [];
 
-  constructor(private readonly write: (bytes: Uint8Array) => void) {}
+  /**
+   * @param coalesce send the ACK and the response in one write (real UARTs and PTYs often merge
+   *   them into one read; the host must not lose the second frame). Default false.
+   */
+  constructor(
+    private readonly write: (bytes: Uint8Array) => void,
+    private readonly options: { coalesce?: boolean } = {},
+  ) {}
 
   /** Puts a type A card with this UID in the field, or none. */
   setCard(uid: Uint8Array | null): void {
@@ -51,8 +58,11 @@ export class VirtualPn532 {
     for (const f of this.decoder.push(chunk)) {
       if (f.kind !== 'info' || f.tfi !== Pn532Tfi.HOST_TO_PN532) continue;
       this.received.push(f.code);
-      this.write(PN532_ACK);
-      const reply = (data: number[]): void => this.write(encodePn532Command(f.code + 1, data, Pn532Tfi.PN532_TO_HOST));
+      if (!this.options.coalesce) this.write(PN532_ACK);
+      const reply = (data: number[]): void => {
+        const frame = encodePn532Command(f.code + 1, data, Pn532Tfi.PN532_TO_HOST);
+        this.write(this.options.coalesce ? Uint8Array.from([...PN532_ACK, ...frame]) : frame);
+      };
       switch (f.code) {
         case Pn532Cmd.GetFirmwareVersion:
           reply([0x32, 0x01, 0x06, 0x07]);
