@@ -44,7 +44,7 @@ function accessFix(o: {
     fix.push(
       o.whoInGroupFile
         ? `user ${o.who} is in group keytap in /etc/group but not in this session: log out and in again`
-        : `or, for this user: usermod -aG keytap ${o.who}, then log out and in again`,
+        : `${fix.length ? 'and, for this user: ' : ''}usermod -aG keytap ${o.who}, then log out and in again`,
     );
   }
   if (o.who === SERVICE_USER) fix.push('then restart the agent: systemctl restart keytap');
