@@ -259,7 +259,8 @@ export class FidoClient {
   async makeCredential(p: MakeCredentialParams, o: OpOptions = {}): Promise<MakeCredentialResult> {
     const op = this.#op(o);
     try {
-      const info = this.#info ?? (await this.getInfo(op));
+      // With a PIN the state is read fresh (PIN safety); without one the cached getInfo will do.
+      const info = p.pin || !this.#info ? await this.getInfo(op) : this.#info;
       const auth = await this.#pinAuth(info, p.pin, PinUvAuthPermission.makeCredential, p.rpId, p.clientDataHash, op);
       const options: Record<string, boolean> = {};
       if (p.residentKey) options.rk = true;
@@ -291,7 +292,8 @@ export class FidoClient {
   async getAssertion(p: GetAssertionParams, o: OpOptions = {}): Promise<AssertionResult[]> {
     const op = this.#op(o);
     try {
-      const info = this.#info ?? (await this.getInfo(op));
+      // With a PIN the state is read fresh (PIN safety); without one the cached getInfo will do.
+      const info = p.pin || !this.#info ? await this.getInfo(op) : this.#info;
       const auth = await this.#pinAuth(info, p.pin, PinUvAuthPermission.getAssertion, p.rpId, p.clientDataHash, op);
       const allow = p.allowCredentials?.map((id) => ({ type: 'public-key', id }));
       const req = {
