@@ -33,6 +33,11 @@ export class RateLimiter {
     this.#hits.set(key, hits);
   }
 
+  /** Drops `key` (a closed connection's bucket; token buckets are kept so reconnecting does not reset them). */
+  forget(key: string): void {
+    this.#hits.delete(key);
+  }
+
   #prune(key: string, now: number): number[] {
     const hits = (this.#hits.get(key) ?? []).filter((t) => t > now - this.windowMs);
     if (hits.length === 0) this.#hits.delete(key);

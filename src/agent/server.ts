@@ -21,6 +21,9 @@ import type { TokenGrant, TokenStore } from './token-store.ts';
 import type { Metrics } from './metrics.ts';
 import type { Role } from '../api/constants.ts';
 
+/** Slow or silent peers cannot hold a connection open before the upgrade (slowloris). */
+const HTTP_OPTIONS = { headersTimeout: 10_000, requestTimeout: 15_000, maxHeaderSize: 16 * 1024 };
+
 export interface ListenAddress {
   host: string;
   port: number;
@@ -110,7 +113,7 @@ export class AgentServer {
   }
 
   #listenTcp(host: string, port: number): Promise<number> {
-    const server = createServer((req, res) => this.#onRequest(req, res, 'tcp', server));
+    const server = createServer(HTTP_OPTIONS, (req, res) => this.#onRequest(req, res, 'tcp', server));
     server.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head, 'tcp', server));
     server.on('clientError', (_e, socket) => socket.destroy());
     return new Promise((resolve, reject) => {
@@ -126,7 +129,7 @@ export class AgentServer {
   async #listenUnix(path: string): Promise<void> {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     await removeStaleSocket(path);
-    const server = createServer((req, res) => this.#onRequest(req, res, 'unix', server));
+    const server = createServer(HTTP_OPTIONS, (req, res) => this.#onRequest(req, res, 'unix', server));
     server.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head, 'unix', server));
     server.on('clientError', (_e, socket) => socket.destroy());
     await new Promise<void>((resolve, reject) => {

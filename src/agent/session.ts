@@ -229,6 +229,7 @@ export class Session implements ConnectionControl {
     if (this.#closed) return;
     this.#closed = true;
     this.#abortAll('connection closed');
+    this.host.pinLimiterPerConnection.forget(`conn:${this.id}`);
     this.host.onClose(this);
   }
 
