@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { runAgent, type RunningAgent } from '../../src/main.ts';
 import { KeytapClient, KeytapRpcError } from '../../src/client/keytap-client.ts';
 
@@ -29,6 +30,19 @@ afterEach(async () => {
   await running.close();
   rmSync(dir, { recursive: true, force: true });
 });
+
+function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    p.stdout.on('data', (b) => (stdout += b));
+    const t = setTimeout(() => p.kill(), 20_000);
+    p.on('close', (status) => {
+      clearTimeout(t);
+      resolve({ status, stdout });
+    });
+  });
+}
 
 async function rpcError(p: Promise<unknown>): Promise<KeytapRpcError> {
   try {
@@ -91,6 +105,28 @@ describe('keytap serve --simulate: a key and a badge reader at once', () => {
       expect(await admin.request('sim.card.present', { uid: '62322B1F' })).toMatchObject({ uid: '62322b1f', cardType: 'MIFARE Classic 1K' });
     } finally {
       admin.close();
+    }
+  });
+
+  it('keytap sim card present UID[:ATR] / keytap sim card remove tap the virtual reader from the CLI', async () => {
+    const client = await KeytapClient.connect({ url, tokenFile, role: 'client', subscribe: ['card'] });
+    try {
+      // Async spawn: the agent runs in this process and must keep answering.
+      const env = { ...process.env, KEYTAP_URL: url, KEYTAP_TOKEN_FILE: tokenFile };
+      const present = nextNotification(client, 'card.present');
+      const r1 = await runCli(['bin/keytap.js', 'sim', 'card', 'present', '04112233445566:3B8180018080'], env);
+      expect(r1.status).toBe(0);
+      expect(JSON.parse(r1.stdout)).toMatchObject({ uid: '04112233445566', cardType: 'MIFARE DESFire' });
+      expect(await present).toMatchObject({ uid: '04112233445566', atr: '3b8180018080', cardType: 'MIFARE DESFire' });
+      const removed = nextNotification(client, 'card.removed');
+      const r2 = await runCli(['bin/keytap.js', 'sim', 'card', 'remove'], env);
+      expect(r2.status).toBe(0);
+      expect(JSON.parse(r2.stdout)).toMatchObject({ removed: true, uid: '04112233445566' });
+      expect(await removed).toMatchObject({ uid: '04112233445566' });
+      const r3 = await runCli(['bin/keytap.js', 'sim', 'card', 'present'], env);
+      expect(r3.status).toBe(64);
+    } finally {
+      client.close();
     }
   });
 

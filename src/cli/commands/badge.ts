@@ -11,7 +11,6 @@ import { SerialReaderSource } from '../../readers/serial-reader-source.ts';
 import { parseSerialSpec } from '../../drivers/serial/serial-spec.ts';
 import type { CardEvent, ReaderSource } from '../../readers/types.ts';
 import { KeytapError } from '../../protocol/errors.ts';
-import type { KeytapClient } from '../../client/keytap-client.ts';
 
 export interface BadgeReadArgs {
   json?: boolean;
@@ -101,45 +100,3 @@ const command: CommandModule<object, object> = {
 
 export default command;
 
-/**
- * `keytap sim card present UID[:ATR]` / `keytap sim card remove`: taps a card on the running
- * agent's virtual badge reader (`keytap serve --simulate`) through the admin control plane
- * (`sim.card.present` / `sim.card.remove`). Exported for the `sim` command to dispatch to.
- * Exit 0 on success, 6 when no agent answers, 77 without the admin role, 1 otherwise.
- */
-export async function runSimCard(sub: string | undefined, cardSpec: string | undefined, json: boolean, connect: () => Promise<KeytapClient>): Promise<number> {
-  let method: string;
-  let params: Record<string, unknown>;
-  if (sub === 'present' && cardSpec) {
-    const [uid, atr] = cardSpec.split(':', 2);
-    method = 'sim.card.present';
-    params = { uid, ...(atr ? { atr } : {}) };
-  } else if (sub === 'remove') {
-    method = 'sim.card.remove';
-    params = {};
-  } else {
-    process.stderr.write('usage: keytap sim card present UID[:ATR] | keytap sim card remove\n');
-    return 64;
-  }
-  let client: KeytapClient;
-  try {
-    client = await connect();
-  } catch (e) {
-    process.stderr.write(`keytap sim card: no agent answered (${(e as Error).message}); start one with \`keytap serve --simulate\`\n`);
-    return 6;
-  }
-  try {
-    const r = (await client.request(method, params)) as Record<string, unknown>;
-    if (json) process.stdout.write(`${JSON.stringify(r)}\n`);
-    else if (method === 'sim.card.present') process.stdout.write(`card ${r.uid} (${r.cardType}) on ${r.reader}\n`);
-    else process.stdout.write(r.removed ? `card ${r.uid} removed\n` : 'no card was on the reader\n');
-    return 0;
-  } catch (e) {
-    const code = e instanceof KeytapError ? e.code : 'ERROR';
-    if (json) process.stdout.write(`${JSON.stringify({ error: { code, message: (e as Error).message } })}\n`);
-    else process.stderr.write(`keytap sim card: ${(e as Error).message}${code === 'METHOD_NOT_FOUND' ? ' (is the agent running with --simulate?)' : ''}\n`);
-    return code === 'FORBIDDEN' || code === 'UNAUTHORIZED' ? 77 : 1;
-  } finally {
-    client.close();
-  }
-}

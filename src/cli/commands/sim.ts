@@ -21,6 +21,8 @@ import { KeytapError } from '../../protocol/errors.ts';
 interface SimArgs {
   action: string;
   arg?: string;
+  /** card present: UID[:ATR] */
+  value?: string;
   device?: string;
   url?: string;
   tokenFile?: string;
@@ -35,7 +37,7 @@ interface SimArgs {
   delayMs?: number;
 }
 
-const ACTIONS = ['devices', 'plug', 'unplug', 'power-cycle', 'touch', 'pin-state', 'fault'] as const;
+const ACTIONS = ['devices', 'plug', 'unplug', 'power-cycle', 'touch', 'pin-state', 'fault', 'card'] as const;
 
 async function readPinLine(stdin: NodeJS.ReadableStream): Promise<string> {
   let buf = '';
@@ -74,18 +76,28 @@ export async function simCall(a: SimArgs, stdin: NodeJS.ReadableStream = process
       for (const k of ['atMessage', 'phase', 'target', 'ms', 'keepalives', 'delayMs'] as const) if (a[k] !== undefined) opt[k] = a[k];
       return { method: 'sim.fault', params: { ...dev, kind: a.arg, ...opt } };
     }
+    case 'card': {
+      // The virtual badge reader (H5): keytap sim card present UID[:ATR] | keytap sim card remove.
+      if (a.arg === 'present' && a.value) {
+        const [uid, atr] = String(a.value).split(':', 2);
+        return { method: 'sim.card.present', params: { uid, ...(atr ? { atr } : {}) } };
+      }
+      if (a.arg === 'remove') return { method: 'sim.card.remove', params: {} };
+      throw new KeytapError('CLI_USAGE', 'keytap sim card present UID[:ATR] | keytap sim card remove');
+    }
     default:
       throw new KeytapError('CLI_USAGE', `unknown action ${a.action}`);
   }
 }
 
 const command: CommandModule<object, SimArgs> = {
-  command: 'sim <action> [arg]',
+  command: 'sim <action> [arg] [value]',
   describe: 'control the simulated keys of a running `keytap serve --simulate` (admin): plug, touch, PIN state, faults',
   builder: (y) =>
     (y as Argv<any>)
       .positional('action', { choices: ACTIONS, describe: 'what to do' })
-      .positional('arg', { type: 'string', describe: 'touch: approve|deny|ignore; fault: disconnect|corrupt|busy|stall|slow|clear' })
+      .positional('arg', { type: 'string', describe: 'touch: approve|deny|ignore; fault: disconnect|corrupt|busy|stall|slow|clear; card: present|remove' })
+      .positional('value', { type: 'string', describe: 'card present: UID[:ATR] in hex (default ATR MIFARE Classic 1K)' })
       .option('device', { type: 'string', describe: 'agent device id, simulator key or index (default: the only simulated key)' })
       .option('url', { type: 'string', describe: 'agent WebSocket URL (default: KEYTAP_URL, else the unix socket)' })
       .option('token-file', { type: 'string', describe: 'token file for --url (the admin token is used)' })
