@@ -2,14 +2,12 @@
  * The `keytap simulate --udp` contract HIL scripts rely on (docs/simulator.md), driven by
  * keytap's own host stack (H3's UDP HidConnection + CtapHidTransport, H1's codecs):
  * the `listening udp HOST:PORT` line, SIGUSR1 power cycle, SIGTERM exit 0, loopback only,
- * KEYTAP_SIM_PIN, --list-profiles.
+ * KEYTAP_SIM_PIN, --touch-delay, --list-profiles. (PIN and state options: interop-keytap-udp-options.)
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { UdpHidConnection } from '../../src/drivers/udp/udp-hid-connection.ts';
 import { CtapHidTransport } from '../../src/fido/ctap-hid-transport.ts';
 import { CtapHidCmd } from '../../src/protocol/ctaphid/constants.ts';
@@ -68,19 +66,6 @@ describe('keytap simulate --udp (the HIL contract)', () => {
     expect((await host.retries()).pinRetries).toBe(8);
   });
 
-  it('--pin-stdin reads the initial PIN from stdin; --pin works but warns that argv is visible', async () => {
-    const viaStdin = await spawnSimulator(['--pin-stdin'], { stdin: '24681357\n' });
-    running.push(viaStdin);
-    const a = await connect(viaStdin);
-    transports.push(a.transport);
-    expect((await a.host.getInfo()).options?.clientPin).toBe(true);
-    expect((await a.host.token('24681357')).status).toBe(0);
-    const viaArgv = await spawnSimulator(['--pin', '97531864']);
-    running.push(viaArgv);
-    expect(viaArgv.stderr()).toMatch(/warning: --pin is visible/);
-    expect(viaArgv.stderr()).not.toContain('97531864');
-  });
-
   it('--touch-delay: the host sees UPNEEDED keepalives until the virtual user touches (CTAP 2.1 §11.2.9.1.5)', async () => {
     const sim = await spawnSimulator(['--touch-delay', '300']);
     running.push(sim);
@@ -90,27 +75,6 @@ describe('keytap simulate --udp (the HIL contract)', () => {
     const reply = await transport.exchange(CtapHidCmd.CBOR, frameRequest(Selection, undefined), { onKeepalive: (s) => seen.push(s) });
     expect([...reply]).toEqual([0]);
     expect(seen).toContain('up-needed');
-  });
-
-  it('--state keeps the key across restarts (PIN and retries persist; the soft block does not)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'keytap-sim-state-'));
-    try {
-      const state = join(dir, 'key.json');
-      const first = await spawnSimulator(['--state', state], { env: { KEYTAP_SIM_PIN: '123456' } });
-      let c = await connect(first);
-      for (let i = 0; i < 3; i++) await c.host.token('000000');
-      await c.transport.close();
-      expect(await first.stop()).toBe(0);
-      const second = await spawnSimulator(['--state', state], { env: { KEYTAP_SIM_PIN: '654321' } });
-      running.push(second);
-      expect(second.stderr()).toContain('initial PIN option is ignored');
-      c = await connect(second);
-      transports.push(c.transport);
-      expect(await c.host.retries()).toEqual({ pinRetries: 5, powerCycleState: false });
-      expect((await c.host.token('123456')).status).toBe(0);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
   });
 
   it('refuses a non-loopback address without --allow-remote (exit 64) and lists profiles', async () => {

@@ -11,7 +11,7 @@
  *
  * The simulator never logs or prints anything about PINs.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import type { CborMap, CborValue } from '../../protocol/cbor.ts';
 import { CtapStatus } from '../../protocol/ctap2/status.ts';
 import { frameResponse, parseRequest } from '../../protocol/ctap2/frame.ts';
@@ -779,9 +779,4 @@ function credentialCoseKey(c: StoredCredential): CborMap {
     [CoseKeyLabel.x, c.publicX],
     [CoseKeyLabel.y, c.publicY],
   ]);
-}
-
-/** The credential's public key as a node KeyObject (tests verify signatures with it). */
-export function credentialPublicKey(x: Uint8Array, y: Uint8Array): KeyObject {
-  return createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: Buffer.from(x).toString('base64url'), y: Buffer.from(y).toString('base64url') }, format: 'jwk' });
 }
