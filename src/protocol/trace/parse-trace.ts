@@ -52,6 +52,7 @@ export function parseTrace(text: string, options: ParseTraceOptions = {}): Trace
   let inHeader = true;
   let reportSize: number | undefined;
   let transport: TraceTransport | undefined;
+  let level: 'unit' | 'message' = 'unit';
 
   for (let i = 1; i < lines.length; i++) {
     const n = i + 1;
@@ -71,6 +72,10 @@ export function parseTrace(text: string, options: ParseTraceOptions = {}): Trace
         if (!TRACE_TRANSPORTS.includes(value as TraceTransport)) fail(n, `transport must be one of ${TRACE_TRANSPORTS.join('|')}, got "${value}"`);
         transport = value as TraceTransport;
       }
+      if (key === 'level') {
+        if (value !== 'unit' && value !== 'message') fail(n, `level must be unit|message, got "${value}"`);
+        level = value as 'unit' | 'message';
+      }
       if (key === 'report-size') {
         if (!/^\d+$/.test(value) || Number(value) < 8 || Number(value) > 1024) fail(n, `report-size must be an integer 8…1024, got "${value}"`);
         reportSize = Number(value);
@@ -84,7 +89,7 @@ export function parseTrace(text: string, options: ParseTraceOptions = {}): Trace
       }
       inHeader = false;
     }
-    const padTo = transport === 'hid' || transport === 'udp' ? (reportSize ?? DEFAULT_TRACE_REPORT_SIZE) : undefined;
+    const padTo = (transport === 'hid' || transport === 'udp') && level === 'unit' ? (reportSize ?? DEFAULT_TRACE_REPORT_SIZE) : undefined;
     entries.push(parseRecord(line, n, padTo, fail));
   }
   if (inHeader) {
@@ -103,6 +108,7 @@ export function parseTrace(text: string, options: ParseTraceOptions = {}): Trace
   const license = get('license');
   if (license !== undefined) header.license = license;
   if (reportSize !== undefined) header.reportSize = reportSize;
+  if (level !== 'unit') header.level = level;
   return { header, entries };
 }
 
@@ -181,7 +187,7 @@ function parseBytes(text: string, n: number, padTo: number | undefined, fail: (l
       push({ kind: t[1] !== undefined ? 'masked' : 'any', length: len });
     } else if (tok === '??') push({ kind: 'any', length: 1 });
     else if (tok === '...') {
-      if (padTo === undefined) return fail(n, '"..." (zero padding to the report size) is only allowed for transport hid or udp');
+      if (padTo === undefined) return fail(n, '"..." (zero padding to the report size) is only allowed for transport hid or udp at level unit');
       padded = true;
     } else if (/^[0-9a-fA-F]+$/.test(tok)) {
       if (tok.length % 2) return fail(n, `hex run "${tok.length > 20 ? tok.slice(0, 20) + '…' : tok}" has an odd number of digits`);

@@ -45,11 +45,15 @@ function group(items: Item[], chunk: number): string[] {
  * Prints a byte pattern. With `hidLayout` the first fields of a CTAPHID frame (CID, CMD/SEQ,
  * BCNT) are set apart; data runs are grouped by 8 bytes.
  */
-export function formatPattern(p: BytePattern, hidLayout = false): string {
+export function formatPattern(p: BytePattern, hidLayout: boolean | 'message' = false): string {
   const items = flatten(p);
   const parts: string[] = [];
   let rest = items;
-  if (hidLayout && items.length >= 5) {
+  if (hidLayout === 'message' && items.length >= 1) {
+    // CTAP message: the CTAPHID command byte, then the payload.
+    parts.push(...group(items.slice(0, 1), 1));
+    rest = items.slice(1);
+  } else if (hidLayout === true && items.length >= 5) {
     const head = items.slice(0, 4);
     const b4 = items[4];
     const isInit = typeof b4 === 'number' && (b4 & 0x80) !== 0;
@@ -68,7 +72,7 @@ export function formatPattern(p: BytePattern, hidLayout = false): string {
 }
 
 /** Prints one record line (without newline). */
-export function formatEntry(e: TraceEntry, hidLayout = false): string {
+export function formatEntry(e: TraceEntry, hidLayout: boolean | 'message' = false): string {
   switch (e.kind) {
     case 'send':
       return e.data ? `=> ${formatPattern(e.data, hidLayout)}` : '=> *';
@@ -87,9 +91,15 @@ export function formatEntry(e: TraceEntry, hidLayout = false): string {
   }
 }
 
+/** How a trace's byte lines are laid out: CTAPHID reports, CTAP messages, or plain. */
+export function traceLayout(trace: Trace): boolean | 'message' {
+  if (trace.header.level === 'message') return 'message';
+  return trace.header.transport === 'hid' || trace.header.transport === 'udp';
+}
+
 /** Prints a whole trace: magic line, header fields, a blank line, then one line per record. */
 export function serializeTrace(trace: Trace): string {
-  const hidLayout = trace.header.transport === 'hid' || trace.header.transport === 'udp';
+  const hidLayout = traceLayout(trace);
   const out = [TRACE_MAGIC];
   for (const [k, v] of trace.header.fields) out.push(`${k}: ${v.replace(/\r?\n/g, ' ')}`);
   out.push('');

@@ -61,6 +61,12 @@ export interface TraceHeader {
   license?: string;
   /** HID report size for `...` padding (hid/udp only; default 64). */
   reportSize?: number;
+  /**
+   * `unit` (default): each `=>`/`<=` is a wire unit (HID report, APDU, serial chunk).
+   * `message`: each is one CTAP transport message, `cmd ‖ payload` (the CtapTransport seam, any
+   * transport: HID, NFC, PC/SC); keepalives are `@ keepalive status=...` events.
+   */
+  level?: 'unit' | 'message';
   /** Every header field, in file order (including the typed ones above). */
   fields: Array<[string, string]>;
 }

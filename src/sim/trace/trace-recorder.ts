@@ -25,6 +25,8 @@ export interface TraceRecorderHeader {
   device: string;
   provenance: string;
   license?: string;
+  /** `message` for recordings at the CtapTransport seam (`recordCtapTransport`). Default `unit`. */
+  level?: 'unit' | 'message';
   /** More `key: value` header fields, in order. */
   fields?: Array<[string, string]>;
 }
@@ -99,9 +101,11 @@ export class TraceRecorder {
       ['provenance', this.#header.provenance],
     ];
     if (this.#header.license) fields.push(['license', this.#header.license]);
+    if (this.#header.level === 'message') fields.push(['level', 'message']);
     fields.push(...(this.#header.fields ?? []));
     const header: Trace['header'] = { version: 1, transport: this.#header.transport, device: this.#header.device, provenance: this.#header.provenance, fields };
     if (this.#header.license) header.license = this.#header.license;
+    if (this.#header.level === 'message') header.level = 'message';
     return { header, entries: [...this.#entries] };
   }
 
