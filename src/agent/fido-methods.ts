@@ -20,7 +20,7 @@ import type {
   WinkParams,
 } from '../api/types.ts';
 import { KeytapError } from '../protocol/errors.ts';
-import { DeviceRemovedError } from '../protocol/transport-errors.ts';
+import { CancelledError, DeviceRemovedError, TimeoutError } from '../protocol/transport-errors.ts';
 import type { PinStatus } from '../fido/pin-status.ts';
 import { fromBase64Url, toBase64Url } from '../util/bytes.ts';
 import type { AgentServices } from './services.ts';
@@ -97,6 +97,37 @@ function checkRpId(ctx: MethodContext, rpId: string): void {
   if (ctx.caller.origin !== undefined && !rpIdAllowedForOrigin(rpId, ctx.caller.origin)) throw new RpIdNotAllowedError(rpId, ctx.caller.origin);
 }
 
+/**
+ * Waits until device `id` is detached / attached again (the registry's events), within the
+ * request's deadline and signal. The same id after re-insertion means the same key (ids come from
+ * VID:PID:serial), which is the check a guided reset needs before erasing anything.
+ */
+function waitForDevice(agent: AgentServices, ctx: MethodContext, id: string, event: 'detached' | 'attached'): Promise<void> {
+  if (event === 'detached' ? !agent.devices.has(id) : agent.devices.has(id)) return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    const on = (d: { id: string }): void => {
+      if (d.id !== id) return;
+      done();
+      resolve();
+    };
+    const onAbort = (): void => {
+      done();
+      reject(new CancelledError('reset cancelled while waiting for the key', { cause: ctx.signal.reason }));
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new TimeoutError(event === 'detached' ? 'the key was not removed in time' : 'the key was not inserted again in time'));
+    }, ctx.deadline.remaining());
+    const done = (): void => {
+      clearTimeout(timer);
+      agent.devices.off(event, on);
+      ctx.signal.removeEventListener('abort', onAbort);
+    };
+    agent.devices.on(event, on);
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
 export function registerFidoMethods(agent: AgentServices): void {
   agent.registerMethod<FidoInfoParams, Record<string, unknown>>({
     name: 'fido.info',
@@ -155,6 +186,13 @@ export function registerFidoMethods(agent: AgentServices): void {
     params: methodParamSchemas['fido.reset'],
     role: 'admin',
     async handler(p, ctx) {
+      if (!agent.devices.authenticator(p.device)) throw new DeviceNotFoundError(p.device);
+      if (p.guided) {
+        ctx.progress('remove-key');
+        await waitForDevice(agent, ctx, p.device, 'detached');
+        ctx.progress('insert-key');
+        await waitForDevice(agent, ctx, p.device, 'attached');
+      }
       const status = await audited(agent, ctx, 'reset', p.device, () => withAuthenticator(agent, ctx, p.device, (c, o) => c.reset(o)));
       agent.notify('fido.pin.changed', { device: p.device, cause: 'reset', status });
       return status;

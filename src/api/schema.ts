@@ -66,7 +66,7 @@ export const methodParamSchemas: Record<string, JsonSchema> = {
   'fido.pin.set': deviceMethod({ newPin: pin }, ['newPin']),
   'fido.pin.change': deviceMethod({ currentPin: pin, newPin: pin, confirmLastAttempt: { type: 'boolean' } }, ['currentPin', 'newPin']),
   'fido.pin.verify': deviceMethod({ pin, confirmLastAttempt: { type: 'boolean' } }, ['pin']),
-  'fido.reset': deviceMethod(),
+  'fido.reset': deviceMethod({ guided: { type: 'boolean' } }),
   'fido.wink': deviceMethod(),
   'fido.makeCredential': deviceMethod(
     {

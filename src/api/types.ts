@@ -111,7 +111,14 @@ export interface PinVerifyParams extends DeviceParams {
   pin: string;
   confirmLastAttempt?: boolean;
 }
-export type ResetParams = DeviceParams;
+export interface ResetParams extends DeviceParams {
+  /**
+   * Guide the user through the power-up window (default false): the agent sends
+   * `request.progress` remove-key, waits for the key to go, insert-key, waits for the same key
+   * (same id) to come back, then resets at once. The whole wait counts against `timeoutMs`.
+   */
+  guided?: boolean;
+}
 export type WinkParams = DeviceParams;
 
 export interface UserEntity {

@@ -87,35 +87,14 @@ export class AgentBackend implements CliBackend {
   }
 
   /**
-   * Guided for USB keys (default): asks to remove the key, waits for the agent's
-   * `device.detached`, asks to insert it, waits for `device.attached` with the same id (same
-   * VID:PID:serial, so the same key), then resets at once inside the power-up window.
+   * Guided for USB keys (default): the agent asks for the key to be removed and inserted again
+   * (progress remove-key / insert-key), checks it is the same key, and resets at once inside the
+   * power-up window.
    */
   async reset(device: string | undefined, o: CliCallOptions & { guided?: boolean } = {}): Promise<PinStatus> {
     const d = await this.#resolve(device);
-    if (o.guided !== false && d.transport === 'usb') {
-      await this.client.subscribe(['device']);
-      const wait = (event: 'device.detached' | 'device.attached'): Promise<void> =>
-        new Promise((resolve, reject) => {
-          const on = (p: { device: DeviceDescriptor }): void => {
-            if (p.device.id !== d.id) return;
-            this.client.off(event, on);
-            o.signal?.removeEventListener('abort', onAbort);
-            resolve();
-          };
-          const onAbort = (): void => {
-            this.client.off(event, on);
-            reject(new KeytapError('CANCELLED', 'reset cancelled'));
-          };
-          o.signal?.addEventListener('abort', onAbort, { once: true });
-          this.client.on(event, on);
-        });
-      o.onProgress?.('remove-key');
-      await wait('device.detached');
-      o.onProgress?.('insert-key');
-      await wait('device.attached');
-    }
-    return this.client.request('fido.reset', { device: d.id, timeoutMs: 60_000 }, o);
+    const guided = o.guided !== false && d.transport === 'usb';
+    return this.client.request('fido.reset', { device: d.id, timeoutMs: guided ? 120_000 : 60_000, ...(guided ? { guided: true } : {}) }, o);
   }
 
   async close(): Promise<void> {

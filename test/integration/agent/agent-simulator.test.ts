@@ -143,4 +143,27 @@ describe('progress, cancel and queueing on the virtual key', () => {
     expect(await b.verifyPin(id, '2468')).toMatchObject({ state: 'ok' });
     expect((await rpcError(b.verifyPin(id, '9753'))).code).toBe('PIN_INVALID');
   });
+
+  it('guided reset: remove-key, insert-key (same key back), then the reset inside the power-up window', async () => {
+    const admin = await t.connect({ token: ADMIN_TOKEN });
+    await admin.setPin(id, '2468');
+    const seen: string[] = [];
+    const status = await admin.request('fido.reset', { device: id, guided: true }, {
+      onProgress: (s) => {
+        seen.push(s);
+        if (s === 'remove-key') provider.unplug(key);
+        if (s === 'insert-key') provider.plug(key);
+      },
+    });
+    expect(seen.slice(0, 2)).toEqual(['remove-key', 'insert-key']);
+    expect(status).toMatchObject({ state: 'no-pin' });
+  });
+
+  it('guided reset gives up with TIMEOUT when the key is not removed within the budget, erasing nothing', async () => {
+    const admin = await t.connect({ token: ADMIN_TOKEN });
+    await admin.setPin(id, '2468');
+    const e = await rpcError(admin.request('fido.reset', { device: id, guided: true, timeoutMs: 100 }));
+    expect(e.code).toBe('TIMEOUT');
+    expect(await admin.pinStatus(id)).toMatchObject({ state: 'ok' });
+  });
 });
