@@ -79,6 +79,7 @@ export class Agent implements AgentServices {
       transports,
       limits: { maxMessageBytes: lim.maxMessageBytes, maxPendingRequests: lim.maxPendingRequests },
       methods: () => this.methods.names(),
+      config: () => ({ ...this.config, socketMode: `0${this.config.socketMode.toString(8)}` }),
     });
     registerFidoMethods(this);
 

@@ -9,6 +9,8 @@ import type { AgentServices } from './services.ts';
 import { UnauthorizedError } from './agent-errors.ts';
 
 export interface CoreInfo {
+  /** The effective configuration for `config.get` (admin); holds paths and limits, no secrets. */
+  config(): Record<string, unknown>;
   /** The agent's version (package.json). */
   version: string;
   transports: string[];
@@ -36,6 +38,13 @@ export function registerCoreMethods(agent: AgentServices, info: CoreInfo): void 
         connectionId: ctx.caller.connectionId,
       };
     },
+  });
+
+  agent.registerMethod<Record<string, never>, Record<string, unknown>>({
+    name: 'config.get',
+    params: methodParamSchemas['config.get'],
+    role: 'admin',
+    handler: () => info.config(),
   });
 
   agent.registerMethod<Record<string, never>, DevicesListResult>({

@@ -105,6 +105,7 @@ export const methodParamSchemas: Record<string, JsonSchema> = {
     },
     ['rpId', 'clientDataHash'],
   ),
+  'config.get': { type: 'object', additionalProperties: false },
   'events.subscribe': { type: 'object', properties: { topics }, additionalProperties: false },
   'events.unsubscribe': { type: 'object', properties: { topics }, additionalProperties: false },
   '$/cancelRequest': {

@@ -40,6 +40,19 @@ describe('method registry', () => {
   });
 });
 
+describe('config.get (admin)', () => {
+  it('returns the effective configuration to admins and is FORBIDDEN to clients', async () => {
+    const admin = await t.connect({ token: ADMIN_TOKEN });
+    const cfg = (await admin.request('config.get', {})) as { socket: string; limits: { maxPendingRequests: number }; socketMode: string };
+    expect(cfg.socket).toBe(t.socket);
+    expect(cfg.socketMode).toBe('0660');
+    expect(cfg.limits.maxPendingRequests).toBe(16);
+    const client = await t.connect();
+    const e = (await client.request('config.get', {}).catch((x: unknown) => x)) as KeytapRpcError;
+    expect(e.code).toBe('FORBIDDEN');
+  });
+});
+
 describe('reader provider slot', () => {
   it('readers are listed as kind "reader" and their card events reach subscribers of "card"', async () => {
     const listeners = new Set<(e: CardEvent) => void>();
