@@ -4,8 +4,11 @@
  * exchanged as a trace (fixtures/README.md), with clientPIN secrets masked. This is how new
  * fixtures are captured on a bench (docs/hil.md).
  *
- *   keytap record --out FILE [--device PATH|udp://HOST:PORT] [--device-name TEXT] [--provenance TEXT]
+ *   keytap record --out FILE [--device PATH|udp://HOST:PORT|pcsc:[READER]] [--device-name TEXT] [--provenance TEXT]
  *                 [--timing] [--force] <info|pin-status|pin-set|pin-change|pin-verify|reset|wink>
+ *
+ * HID and UDP devices are recorded report by report; `pcsc:` (a key tapped on a PC/SC reader)
+ * at the CtapTransport seam (`level: message`).
  *
  * PINs come from stdin, one per line (pin-set: new; pin-change: current, new; pin-verify:
  * current), so they never appear in the process list or the shell history. The operation's
@@ -20,6 +23,8 @@ import { listFidoHidDevices } from '../../drivers/hid/hid-enumerator.ts';
 import { CtapHidTransport } from '../../fido/ctap-hid-transport.ts';
 import { FidoClient } from '../../fido/fido-client.ts';
 import { TraceRecorder } from '../../sim/trace/trace-recorder.ts';
+import { recordCtapTransport } from '../../sim/trace/trace-transport.ts';
+import type { CtapTransport } from '../../fido/ctap-transport.ts';
 import { KeytapError } from '../../protocol/errors.ts';
 import { Pin } from '../../protocol/secret.ts';
 
@@ -54,6 +59,48 @@ async function readPins(input: NodeJS.ReadableStream, n: number): Promise<Pin[]>
   return pins;
 }
 
+/**
+ * `pcsc:` / `pcsc:READER`: CTAP over NFC through pcscd (the first reader with a card, or the named
+ * one), waiting up to 10 s for a card. Recorded at the message level (APDU chaining is the
+ * transport's business; `level: message` in the header).
+ */
+async function openPcsc(device: string): Promise<{ transport: CtapTransport; descriptor: string; close: () => Promise<void> }> {
+  const { PcscMonitor } = await import('../../drivers/pcsc/pcsc-monitor.ts');
+  const { CtapNfcTransport } = await import('../../fido/nfc-transport.ts');
+  const want = device.slice('pcsc:'.length);
+  const monitor = new PcscMonitor();
+  monitor.start();
+  try {
+    const reader = await new Promise<string>((resolve, reject) => {
+      const pick = (): string | undefined => monitor.list().find((r) => r.present && (!want || r.name === want))?.name;
+      const timer = setTimeout(() => {
+        stop();
+        reject(new KeytapError('DEVICE_NOT_FOUND', `no card on ${want ? `reader "${want}"` : 'any PC/SC reader'} within 10 s (is pcscd running? tap the key)`));
+      }, 10_000);
+      const stop = monitor.watch(() => {
+        const r = pick();
+        if (r) {
+          clearTimeout(timer);
+          stop();
+          resolve(r);
+        }
+      });
+      const now = pick();
+      if (now) {
+        clearTimeout(timer);
+        stop();
+        resolve(now);
+      }
+    });
+    const conn = await monitor.connect(reader);
+    const transport = await CtapNfcTransport.open(conn);
+    return { transport, descriptor: `pcsc:${reader}`, close: async () => { await transport.close().catch(() => undefined); await monitor.close(); } };
+  } catch (e) {
+    await monitor.close();
+    throw e;
+  }
+}
+
 async function openDevice(device: string | undefined): Promise<{ conn: HidConnection; transport: 'hid' | 'udp'; descriptor: string }> {
   if (device && isUdpAddress(device)) return { conn: await UdpHidConnection.open(device), transport: 'udp', descriptor: device };
   const path = device ?? (await listFidoHidDevices())[0]?.path;
@@ -69,12 +116,16 @@ export async function runRecord(args: RecordArgs, io: { stdin: NodeJS.ReadableSt
   if (existsSync(args.out) && !args.force) throw new KeytapError('CLI_USAGE', `${args.out} exists; pass --force to overwrite it`);
   const pinCount = { 'pin-set': 1, 'pin-change': 2, 'pin-verify': 1 }[args.operation as string] ?? 0;
   const pins = await readPins(io.stdin, pinCount);
-  const { conn, transport, descriptor } = await openDevice(args.device);
+  const pcsc = args.device?.startsWith('pcsc:') === true;
+  const opened = pcsc ? await openPcsc(args.device!) : await openDevice(args.device);
+  const transport = pcsc ? 'pcsc' : (opened as { transport: 'hid' | 'udp' }).transport;
+  const descriptor = opened.descriptor;
   const rec = new TraceRecorder(
     {
       transport,
       device: args.deviceName ?? descriptor,
       provenance: args.provenance ?? `recorded with keytap record ${args.operation} on ${new Date().toISOString().slice(0, 10)}`,
+      ...(pcsc ? { level: 'message' as const } : {}),
       fields: [
         ['scenario', args.operation],
         ['recorded-from', descriptor],
@@ -87,7 +138,9 @@ export async function runRecord(args: RecordArgs, io: { stdin: NodeJS.ReadableSt
   let result: unknown;
   let client: FidoClient | null = null;
   try {
-    client = new FidoClient(await CtapHidTransport.open(rec.wrap(conn), { kind: transport === 'udp' ? 'udp' : 'usb', descriptor }));
+    client = pcsc
+      ? new FidoClient(recordCtapTransport((opened as { transport: CtapTransport }).transport, rec))
+      : new FidoClient(await CtapHidTransport.open(rec.wrap((opened as { conn: HidConnection }).conn), { kind: transport === 'udp' ? 'udp' : 'usb', descriptor }));
     switch (args.operation) {
       case 'info':
         result = await client.getInfo();
@@ -119,7 +172,8 @@ export async function runRecord(args: RecordArgs, io: { stdin: NodeJS.ReadableSt
     result = { error: { code: err.code ?? 'ERROR', message: err.message, details: err.details ?? {} } };
   } finally {
     for (const p of pins) p.wipe();
-    await (client ? client.transport.close() : conn.close()).catch(() => undefined);
+    if (pcsc) await (opened as { close: () => Promise<void> }).close();
+    else await (client ? client.transport.close() : (opened as { conn: HidConnection }).conn.close()).catch(() => undefined);
   }
   rec.note(`result: ${ok ? 'ok' : `error ${(result as { error: { code: string } }).error.code}`}`);
   const text = rec.toText();
@@ -137,7 +191,7 @@ const command: CommandModule<object, RecordArgs> = {
     (y as Argv<any>)
       .positional('operation', { choices: RECORD_OPERATIONS, describe: 'what to do while recording (PINs from stdin, one per line)' })
       .option('out', { type: 'string', demandOption: true, describe: 'trace file to write (fixtures/traces/<transport>/<model>/<scenario>.trace)' })
-      .option('device', { type: 'string', describe: 'hidraw path or udp://HOST:PORT (default: the first FIDO key found)' })
+      .option('device', { type: 'string', describe: 'hidraw path, udp://HOST:PORT, or pcsc:[READER] for CTAP over NFC (default: the first FIDO key found)' })
       .option('device-name', { type: 'string', describe: 'model and firmware for the trace header (default: the device path)' })
       .option('provenance', { type: 'string', describe: 'where this recording comes from (default: "recorded with keytap record OP on DATE")' })
       .option('timing', { type: 'boolean', default: false, describe: 'write +ms timing lines' })
