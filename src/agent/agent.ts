@@ -60,7 +60,7 @@ export class Agent implements AgentServices {
       methods: this.methods,
       envelope: this.methods.compile(envelopeSchema),
       tokens: options.tokens,
-      limits: { maxPendingRequests: lim.maxPendingRequests, maxBatch: lim.maxBatch, authFailuresPerConnection: lim.authFailuresPerConnection, maxBufferedBytes: 4 * 1024 * 1024 },
+      limits: { maxPendingRequests: lim.maxPendingRequests, maxBatch: lim.maxBatch, authFailuresPerConnection: lim.authFailuresPerConnection, maxBufferedBytes: 4 * 1024 * 1024, authTimeoutMs: lim.authTimeoutMs },
       pinLimiterPerConnection: new RateLimiter(lim.pinAttemptsPerConnection, lim.pinAttemptWindowMs, clock),
       pinLimiterPerToken: new RateLimiter(lim.pinAttemptsPerToken, lim.pinAttemptWindowMs, clock),
       logger: options.logger,

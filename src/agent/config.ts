@@ -35,6 +35,8 @@ export interface AgentLimits {
   pinAttemptWindowMs: number;
   /** Wrong tokens before a connection is closed (default 3). */
   authFailuresPerConnection: number;
+  /** A TCP connection that has not authenticated within this time is closed (default 10000 ms), so idle anonymous sockets cannot fill `maxConnections`. */
+  authTimeoutMs: number;
 }
 
 /** The resolved configuration. */
@@ -86,6 +88,7 @@ export const DEFAULT_LIMITS: AgentLimits = {
   pinAttemptsPerToken: 10,
   pinAttemptWindowMs: 60_000,
   authFailuresPerConnection: 3,
+  authTimeoutMs: 10_000,
 };
 
 const int = (min: number, max: number): Record<string, unknown> => ({ type: 'integer', minimum: min, maximum: max });
@@ -119,6 +122,7 @@ const rawSchema = {
         pinAttemptsPerToken: int(1, 10_000),
         pinAttemptWindowMs: int(1000, 86_400_000),
         authFailuresPerConnection: int(1, 100),
+        authTimeoutMs: int(100, 600_000),
       },
     },
   },

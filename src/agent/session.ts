@@ -41,6 +41,8 @@ export interface SessionLimits {
   authFailuresPerConnection: number;
   /** Outgoing bytes buffered before a slow client is disconnected (default 4 MiB). */
   maxBufferedBytes: number;
+  /** Unauthenticated connections are closed after this long (default 10 s). */
+  authTimeoutMs: number;
 }
 
 /** What a session needs from the agent. */
@@ -101,6 +103,7 @@ export class Session implements ConnectionControl {
   #topics = new Set<Topic>();
   readonly #pending = new Map<string, AbortController>();
   #closed = false;
+  #authTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #ws: WebSocket;
 
   constructor(
@@ -115,6 +118,12 @@ export class Session implements ConnectionControl {
     this.#ws.on('message', (data, isBinary) => void this.#onMessage(data, isBinary));
     this.#ws.on('close', () => this.#onClose());
     this.#ws.on('error', (e) => this.host.logger.debug({ connection: this.id, err: e.message }, 'connection error'));
+    if (!this.#grant) {
+      this.#authTimer = setTimeout(() => {
+        if (!this.#grant) this.close(1008, 'authentication timeout');
+      }, this.host.limits.authTimeoutMs);
+      this.#authTimer.unref();
+    }
   }
 
   get authenticated(): boolean {
@@ -228,6 +237,7 @@ export class Session implements ConnectionControl {
   #onClose(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#authTimer) clearTimeout(this.#authTimer);
     this.#abortAll('connection closed');
     this.host.pinLimiterPerConnection.forget(`conn:${this.id}`);
     this.host.onClose(this);

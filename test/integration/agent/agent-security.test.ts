@@ -153,6 +153,16 @@ describe('authentication and roles', () => {
     expect(await closed).toBe(1008);
   });
 
+  it('closes a connection that does not authenticate within authTimeoutMs (idle anonymous sockets cannot pile up)', async () => {
+    t = await startTestAgent({ config: { limits: { authTimeoutMs: 200 } } });
+    const anon = await rawSocket(t.url, {});
+    const authed = await rawSocket(t.url);
+    const code = await new Promise<number>((r) => anon.ws.once('close', (c) => r(c)));
+    expect(code).toBe(1008);
+    expect(authed.ws.readyState).toBe(WebSocket.OPEN);
+    authed.ws.close();
+  });
+
   it('a method before initialize is refused with NOT_INITIALIZED even with a valid header', async () => {
     t = await startTestAgent();
     const c = await rawSocket(t.url);
