@@ -50,6 +50,9 @@ export const traceMode = {
       // A malformed trace is a usage error of this command (exit 64), with the line in the message.
       throw new KeytapError('CLI_USAGE', (e as Error).message, { cause: e });
     }
+    if (trace.header.level === 'message') {
+      throw new KeytapError('CLI_USAGE', `${file} is a message-level trace (level: message); --trace serves HID-report traces (transport hid or udp)`);
+    }
     const { host, port } = hostPort(args.udp);
     const server = await TraceUdpServer.listen(trace, {
       host,

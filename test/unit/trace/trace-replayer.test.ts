@@ -106,3 +106,25 @@ describe('TraceReplayer (HID report seam)', () => {
     expect(e.details.expected).toBe('(end of trace)');
   });
 });
+
+describe('TraceReplayer timing', () => {
+  it('with honorTiming a "+ms" line delays the next record (fake timers)', async () => {
+    const { vi } = await import('vitest');
+    vi.useFakeTimers();
+    try {
+      const r = TraceReplayer.fromText(HEAD + '=> *\n+500\n<= 00220002 90 0001 00 ...\n', { honorTiming: true });
+      const c = r.open();
+      await c.write(report('00220002900001' + '04'));
+      let got: Uint8Array | null = null;
+      const p = c.read(1000).then((x) => (got = x));
+      await vi.advanceTimersByTimeAsync(499);
+      expect(got).toBeNull();
+      await vi.advanceTimersByTimeAsync(1);
+      await p;
+      expect(got).not.toBeNull();
+      r.assertConsumed();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
