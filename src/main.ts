@@ -57,12 +57,13 @@ export class SimulatedAuthenticatorProvider implements AuthenticatorProvider {
   readonly #listeners = new Set<(e: ProviderEvent<AuthenticatorDevice>) => void>();
 
   /**
-   * @param profiles profile names; `''` means the default profile.
+   * @param profiles profile names; `''` or `default` means the default profile.
    * @param options.touch the virtual user's default answer (default `auto`).
    */
   constructor(profiles: string[], options: { touch?: TouchPolicy } = {}) {
     profiles.forEach((name, i) => {
-      const profile = loadProfile(name || DEFAULT_PROFILE);
+      // `--simulate --simulate solo-1` loses the empty value in yargs, so `default` names the default profile too.
+      const profile = loadProfile(name === '' || name === 'default' ? DEFAULT_PROFILE : name);
       const touch = new TouchController(options.touch ?? 'auto');
       const env = createSimEnv({ touch });
       const authenticator = new VirtualAuthenticator({ profile, env });
