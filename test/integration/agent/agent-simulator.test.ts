@@ -166,4 +166,41 @@ describe('progress, cancel and queueing on the virtual key', () => {
     expect(e.code).toBe('TIMEOUT');
     expect(await admin.pinStatus(id)).toMatchObject({ state: 'ok' });
   });
+
+});
+
+describe('PIN rules and the last attempt through the agent (DESIGN.md §3)', () => {
+  it('a too-short new PIN is PIN_POLICY_VIOLATION with the rule, and the key is not asked', async () => {
+    const c = await t.connect();
+    const before = key.commands.length;
+    const e = await rpcError(c.setPin(id, '12'));
+    expect(e.code).toBe('PIN_POLICY_VIOLATION');
+    expect(typeof e.details.rule).toBe('string');
+    expect(key.commands.slice(before)).not.toContain(0x06); // no authenticatorClientPIN reached the key
+    expect(await c.pinStatus(id)).toMatchObject({ state: 'no-pin' });
+  });
+
+  it('with 1 attempt left a verify needs confirmLastAttempt (CONFIRMATION_REQUIRED, nothing spent); confirmed, the right PIN restores 8', async () => {
+    await t.close();
+    t = await startTestAgent({ fidoClient: fidoClientFactory, config: { limits: { pinAttemptsPerConnection: 100, pinAttemptsPerToken: 100 } } });
+    key = new SimKey('K1');
+    provider = new SimKeyProvider([key]);
+    await t.agent.addProvider(provider);
+    const c = await t.connect();
+    await c.setPin(id, '2468');
+    // 7 wrong PINs: a power cycle after every 3 (soft block, CTAP 2.1 §6.5.2.1), leaving 1 of 8.
+    for (let i = 1; i <= 7; i++) {
+      await rpcError(c.verifyPin(id, '0000'));
+      if (i % 3 === 0) {
+        provider.unplug(key);
+        provider.plug(key);
+      }
+    }
+    expect(await c.pinStatus(id)).toMatchObject({ state: 'ok', retriesLeft: 1 });
+    const e = await rpcError(c.verifyPin(id, '2468'));
+    expect(e.code).toBe('CONFIRMATION_REQUIRED');
+    expect(e.details.retriesLeft).toBe(1);
+    expect(await c.pinStatus(id)).toMatchObject({ retriesLeft: 1 });
+    expect(await c.verifyPin(id, '2468', { confirmLastAttempt: true })).toMatchObject({ state: 'ok', retriesLeft: 8 });
+  });
 });
