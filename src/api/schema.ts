@@ -6,6 +6,8 @@
  * method registry); these are the core ones.
  */
 
+import type { MethodName } from './types.ts';
+
 /** A JSON Schema object (kept loose so this module has no validator dependency). */
 export type JsonSchema = Record<string, unknown>;
 
@@ -44,8 +46,11 @@ export const envelopeSchema: JsonSchema = {
   additionalProperties: false,
 };
 
-/** Params schema per core method. `undefined` params are validated as `{}`. */
-export const methodParamSchemas: Record<string, JsonSchema> = {
+/**
+ * Params schema per core method. `undefined` params are validated as `{}`. `satisfies` keeps it
+ * in step with `MethodMap` in types.ts: a method with a type but no schema does not compile.
+ */
+export const methodParamSchemas = {
   initialize: {
     type: 'object',
     properties: {
@@ -114,7 +119,7 @@ export const methodParamSchemas: Record<string, JsonSchema> = {
     required: ['id'],
     additionalProperties: false,
   },
-};
+} satisfies Record<MethodName, JsonSchema>;
 
 /** Names of params members that hold secrets: scrubbed from the params object after parsing, redacted in logs. */
 export const SECRET_PARAM_NAMES = ['pin', 'currentPin', 'newPin', 'token'] as const;

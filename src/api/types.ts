@@ -187,7 +187,8 @@ export interface MethodMap {
   'fido.wink': [WinkParams, Record<string, never>];
   'events.subscribe': [SubscribeParams | undefined, SubscribeResult];
   'events.unsubscribe': [SubscribeParams | undefined, SubscribeResult];
-  '$/cancelRequest': [CancelParams, Record<string, never>];
+  '$/cancelRequest': [CancelParams, { cancelled: boolean }];
+  'config.get': [Record<string, never> | undefined, Record<string, unknown>];
 }
 export type MethodName = keyof MethodMap;
 
