@@ -235,6 +235,24 @@ describe('limits', () => {
   });
 });
 
+describe('heartbeat', () => {
+  it('drops a peer that stops answering pings (dead TCP peers do not hold connections)', async () => {
+    t = await startTestAgent({ config: { heartbeatMs: 1000 } });
+    const { connect } = await import('node:net');
+    const sock = connect(t.port, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    sock.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${t.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${Buffer.alloc(16, 2).toString('base64')}\r\nSec-WebSocket-Protocol: ${SUBPROTOCOL}\r\nAuthorization: Bearer ${CLIENT_TOKEN}\r\n\r\n`);
+    let got = '';
+    sock.on('data', (d) => (got += d.toString('latin1')));
+    await until(() => got.includes('101 Switching Protocols'), 'upgrade');
+    await until(() => t!.agent.connectionCount === 1, 'session');
+    // Never answer the pings: after one missed pong the agent terminates the connection.
+    await new Promise((r) => sock.once('close', r));
+    await until(() => t!.agent.connectionCount === 0, 'the session is gone');
+    expect(t.agent.connectionCount).toBe(0);
+  });
+});
+
 describe('audit and secrets', () => {
   it('each PIN attempt is one audit event (who, device, outcome, retries after) and no PIN reaches the log', async () => {
     t = await startTestAgent();
