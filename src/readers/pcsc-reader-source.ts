@@ -138,20 +138,26 @@ export class PcscReaderSource implements ReaderSource {
     let uid: Uint8Array | null = null;
     let fidoVersion: string | null = null;
     const deadline = Deadline.in(this.options.readTimeoutMs ?? 3000);
-    let conn: ApduTransport | null = null;
-    try {
-      conn = await this.monitor.connect(name, { deadline });
-      uid = await readUid(conn, deadline);
-      if (uid === null) this.stats.uidFailures++;
-      if ((this.options.probeFido ?? true) && atr?.kind !== 'pcsc-storage') {
-        const r = decodeResponseApdu(await conn.transmit(selectAidApdu(FIDO_AID), { deadline }));
-        if (r.sw === StatusWord.SUCCESS) fidoVersion = new TextDecoder().decode(r.data);
+    // Two attempts: another PC/SC client's transaction on the same card can make one
+    // SCardTransmit fail ("Transaction failed", 0x80100016) while the card is still there.
+    for (let attempt = 0; attempt < 2 && uid === null && !st.removedDuringRead; attempt++) {
+      let conn: ApduTransport | null = null;
+      try {
+        conn = await this.monitor.connect(name, { deadline });
+        uid = await readUid(conn, deadline);
+        if ((this.options.probeFido ?? true) && atr?.kind !== 'pcsc-storage') {
+          const r = decodeResponseApdu(await conn.transmit(selectAidApdu(FIDO_AID), { deadline }));
+          if (r.sw === StatusWord.SUCCESS) fidoVersion = new TextDecoder().decode(r.data);
+        }
+        break;
+      } catch (err) {
+        this.options.log?.('reading card failed', { reader: name, attempt: attempt + 1, error: err instanceof Error ? err.message : String(err) });
+        if (attempt === 0) await new Promise((r) => setTimeout(r, 20));
+      } finally {
+        await conn?.close().catch(() => {});
       }
-    } catch (err) {
-      this.options.log?.('reading card failed', { reader: name, error: err instanceof Error ? err.message : String(err) });
-    } finally {
-      await conn?.close().catch(() => {});
     }
+    if (uid === null) this.stats.uidFailures++;
     st.reading = false;
     if (this.cardsByReader.get(name) !== st) return;
     if (st.removedDuringRead && uid === null) {
