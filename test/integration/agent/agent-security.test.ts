@@ -78,6 +78,16 @@ describe('upgrade gates (DESIGN.md §6)', () => {
     expect(await upgradeStatus(t.port, { host: `127.0.0.1:${t.port}` })).toBe(101);
   });
 
+  it('listens on 127.0.0.1 and [::1] on the same port by default; both pass the Host gate with their own names', async () => {
+    t = await startTestAgent({ config: { listen: ['0'] } });
+    const tcp = t.agent.addresses!.tcp;
+    expect(tcp.map((a) => a.host)).toEqual(['127.0.0.1', '::1']);
+    expect(tcp[1].port).toBe(tcp[0].port);
+    const c = await KeytapClient.connect({ url: `ws://[::1]:${t.port}/`, token: CLIENT_TOKEN });
+    expect(c.info.role).toBe('client');
+    c.close();
+  });
+
   it('refuses an Origin not exactly on the allowlist, and Origin: null, with 403', async () => {
     t = await startTestAgent({ config: { allowOrigins: ['https://portal.example'] } });
     expect(await upgradeStatus(t.port, { origin: 'https://evil.example' })).toBe(403);
