@@ -8,7 +8,8 @@
  *                 [--timing] [--force] <info|pin-status|pin-set|pin-change|pin-verify|reset|wink>
  *
  * HID and UDP devices are recorded report by report; `pcsc:` (a key tapped on a PC/SC reader)
- * at the CtapTransport seam (`level: message`).
+ * at the CtapTransport seam (`level: message`); `badge-read` on `serial:PATH:em4100[:BAUD]`
+ * records a serial badge reader's bytes with timing (`transport: serial`).
  *
  * PINs come from stdin, one per line (pin-set: new; pin-change: current, new; pin-verify:
  * current), so they never appear in the process list or the shell history. The operation's
@@ -29,7 +30,7 @@ import { KeytapError } from '../../protocol/errors.ts';
 import { Pin } from '../../protocol/secret.ts';
 
 /** The operations `keytap record` can perform. */
-export const RECORD_OPERATIONS = ['info', 'pin-status', 'pin-set', 'pin-change', 'pin-verify', 'reset', 'wink'] as const;
+export const RECORD_OPERATIONS = ['info', 'pin-status', 'pin-set', 'pin-change', 'pin-verify', 'reset', 'wink', 'badge-read'] as const;
 export type RecordOperation = (typeof RECORD_OPERATIONS)[number];
 
 export interface RecordArgs {
@@ -41,6 +42,73 @@ export interface RecordArgs {
   timing?: boolean;
   force?: boolean;
   confirmLastAttempt?: boolean;
+  /** badge-read: give up after this many seconds without a card (default 15). */
+  seconds?: number;
+  /** badge-read: keep recording this long after the first card frame, for its repeats (default 1000). */
+  lingerMs?: number;
+}
+
+/**
+ * `badge-read` on a serial EM4100 reader (`--device serial:PATH:em4100[:BAUD]`): records the
+ * port's bytes with timing until a card frame arrives, plus `lingerMs` of repeats.
+ */
+async function recordSerialBadge(args: RecordArgs, io: { stdout: (l: string) => void; stderr: (l: string) => void }): Promise<{ ok: boolean; result: unknown }> {
+  const { parseSerialSpec } = await import('../../drivers/serial/serial-spec.ts');
+  const { SerialLink } = await import('../../drivers/serial/serial-link.ts');
+  const { Em4100Parser } = await import('../../protocol/rfid/em4100.ts');
+  const { recordingSerialOptions } = await import('../../sim/trace/serial-trace.ts');
+  const spec = parseSerialSpec(args.device!.slice('serial:'.length));
+  if (spec.protocol !== 'em4100') throw new KeytapError('CLI_USAGE', 'badge-read records passive EM4100 readers; PN532 readers need the host to poll');
+  const rec = new TraceRecorder(
+    {
+      transport: 'serial',
+      device: args.deviceName ?? `${spec.protocol} reader on ${spec.path}`,
+      provenance: args.provenance ?? `recorded with keytap record badge-read on ${new Date().toISOString().slice(0, 10)}`,
+      fields: [
+        ['scenario', 'badge-read'],
+        ['recorded-from', `${spec.path} ${spec.baudRate} baud`],
+      ],
+    },
+    { timing: true },
+  );
+  const parser = new Em4100Parser();
+  let first: { uid: string; id: number; variant: string } | null = null;
+  io.stderr(`keytap record: present a badge to the reader on ${spec.path}`);
+  const result = await new Promise<{ ok: boolean; result: unknown }>((resolve) => {
+    let link: InstanceType<typeof SerialLink> | null = null;
+    const finish = (r: { ok: boolean; result: unknown }): void => {
+      clearTimeout(giveUp);
+      void link?.close().then(() => resolve(r));
+    };
+    const giveUp = setTimeout(() => finish({ ok: false, result: { error: { code: 'TIMEOUT', message: `no badge within ${args.seconds ?? 15} s` } } }), (args.seconds ?? 15) * 1000);
+    link = new SerialLink(
+      recordingSerialOptions(
+        {
+          path: spec.path,
+          baudRate: spec.baudRate,
+          onData: (chunk) => {
+            for (const f of parser.push(chunk)) {
+              if (first) continue;
+              first = { uid: f.uid, id: f.id, variant: f.variant };
+              clearTimeout(giveUp);
+              setTimeout(() => finish({ ok: true, result: first }), args.lingerMs ?? 1000);
+            }
+          },
+          onState: (open, error) => {
+            if (!open && error) io.stderr(`keytap record: ${spec.path}: ${error}`);
+          },
+        },
+        rec,
+      ),
+    );
+    link.start();
+  });
+  rec.note(`result: ${result.ok ? `ok uid ${(result.result as { uid: string }).uid}` : 'error TIMEOUT'}`);
+  const text = rec.toText();
+  writeFileSync(args.out, text);
+  io.stdout(JSON.stringify(result.result));
+  io.stderr(`keytap record: wrote ${text.split('\n').filter((l) => /^(=>|<=|<~|!!|@)/.test(l)).length} records to ${args.out}`);
+  return result;
 }
 
 /** Reads the PIN lines an operation needs from `input` (one per line). */
@@ -116,6 +184,10 @@ export async function runRecord(args: RecordArgs, io: { stdin: NodeJS.ReadableSt
   if (existsSync(args.out) && !args.force) throw new KeytapError('CLI_USAGE', `${args.out} exists; pass --force to overwrite it`);
   const pinCount = { 'pin-set': 1, 'pin-change': 2, 'pin-verify': 1 }[args.operation as string] ?? 0;
   const pins = await readPins(io.stdin, pinCount);
+  if (args.operation === 'badge-read' || args.device?.startsWith('serial:')) {
+    if (args.operation !== 'badge-read' || !args.device?.startsWith('serial:')) throw new KeytapError('CLI_USAGE', 'badge-read needs --device serial:PATH:em4100[:BAUD] (and serial devices only do badge-read)');
+    return recordSerialBadge(args, io);
+  }
   const pcsc = args.device?.startsWith('pcsc:') === true;
   const opened = pcsc ? await openPcsc(args.device!) : await openDevice(args.device);
   const transport = pcsc ? 'pcsc' : (opened as { transport: 'hid' | 'udp' }).transport;
@@ -191,11 +263,13 @@ const command: CommandModule<object, RecordArgs> = {
     (y as Argv<any>)
       .positional('operation', { choices: RECORD_OPERATIONS, describe: 'what to do while recording (PINs from stdin, one per line)' })
       .option('out', { type: 'string', demandOption: true, describe: 'trace file to write (fixtures/traces/<transport>/<model>/<scenario>.trace)' })
-      .option('device', { type: 'string', describe: 'hidraw path, udp://HOST:PORT, or pcsc:[READER] for CTAP over NFC (default: the first FIDO key found)' })
+      .option('device', { type: 'string', describe: 'hidraw path, udp://HOST:PORT, pcsc:[READER] for CTAP over NFC, or serial:PATH:em4100[:BAUD] for badge-read (default: the first FIDO key found)' })
       .option('device-name', { type: 'string', describe: 'model and firmware for the trace header (default: the device path)' })
       .option('provenance', { type: 'string', describe: 'where this recording comes from (default: "recorded with keytap record OP on DATE")' })
       .option('timing', { type: 'boolean', default: false, describe: 'write +ms timing lines' })
       .option('confirm-last-attempt', { type: 'boolean', default: false, describe: 'allow spending the last PIN attempt' })
+      .option('seconds', { type: 'number', describe: 'badge-read: give up after this many seconds without a card (default 15)' })
+      .option('linger-ms', { type: 'number', describe: 'badge-read: keep recording the repeats this long after the first frame (default 1000)' })
       .option('force', { type: 'boolean', default: false, describe: 'overwrite --out' }) as Argv<RecordArgs>,
   handler: async (args) => {
     const stdout = (l: string) => void process.stdout.write(`${l}\n`);
