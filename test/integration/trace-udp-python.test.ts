@@ -7,6 +7,13 @@ import { join } from 'node:path';
 import { pythonModule, requireService } from '../helpers/services.ts';
 import { TraceUdpServer } from '../../src/sim/trace/trace-udp-server.ts';
 import { parseTrace } from '../../src/protocol/trace/parse-trace.ts';
+import { VirtualAuthenticator } from '../../src/sim/authenticator/virtual-authenticator.ts';
+import { createSimEnv } from '../../src/sim/env.ts';
+import { FidoNfcCard } from '../../src/sim/vpcd/fido-nfc-card.ts';
+import { CtapNfcTransport } from '../../src/fido/nfc-transport.ts';
+import { FidoClient } from '../../src/fido/fido-client.ts';
+import { TraceRecorder } from '../../src/sim/trace/trace-recorder.ts';
+import { recordCtapTransport } from '../../src/sim/trace/trace-transport.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const GET_INFO = join(ROOT, 'fixtures/traces/hid/yubikey-5-fw5.2.1/get-info.trace');
@@ -63,6 +70,23 @@ describe.skipIf(gate.skip)('python-fido2 against a served trace (UDP CTAPHID)', 
     }
     expect(consumed).toBe(2);
     expect(errors).toEqual([]);
+  });
+
+  it('a message-level trace recorded over CTAP-NFC is served over UDP CTAPHID: python-fido2 reads its getInfo', async () => {
+    const card = new FidoNfcCard(new VirtualAuthenticator({ env: createSimEnv() }));
+    card.powerOn();
+    const rec = new TraceRecorder({ transport: 'nfc', device: 'virtual NFC key', provenance: 'test', level: 'message' });
+    const nfc = await CtapNfcTransport.open({ descriptor: 'card', transmit: async (a) => card.transmit(a), close: async () => undefined });
+    const recorded = await new FidoClient(recordCtapTransport(nfc, rec)).getInfo();
+    const errors: Error[] = [];
+    server = await TraceUdpServer.listen(parseTrace(rec.toText()), { port: 0, onError: (e) => errors.push(e) });
+    const r = await runPython(server.address.port);
+    expect(r.err).toBe('');
+    const info = JSON.parse(r.out);
+    expect(info.versions).toEqual(recorded.versions);
+    expect(info.max_msg_size).toBe(recorded.maxMsgSize);
+    expect(errors).toEqual([]);
+    server.replayer.assertConsumed();
   });
 
   it('a client that asks for more than the trace holds gets CTAPHID_ERROR, and the mismatch names the line', async () => {

@@ -6,7 +6,9 @@
  *
  * Prints the same `listening udp HOST:PORT` line as the virtual-authenticator mode, then
  * `trace consumed` on stderr when the whole trace was served; a mismatch is printed on stderr
- * with the trace line, expected and actual bytes, and the client gets CTAPHID_ERROR. Defined
+ * with the trace line, expected and actual bytes, and the client gets CTAPHID_ERROR. A
+ * message-level trace (`level: message`, e.g. recorded over NFC) is served behind live CTAPHID
+ * framing, one CBOR request per `=>` line. Defined
  * structurally (no import of simulate.ts) to keep the module graph acyclic.
  */
 import { readFileSync } from 'node:fs';
@@ -49,9 +51,6 @@ export const traceMode = {
     } catch (e) {
       // A malformed trace is a usage error of this command (exit 64), with the line in the message.
       throw new KeytapError('CLI_USAGE', (e as Error).message, { cause: e });
-    }
-    if (trace.header.level === 'message') {
-      throw new KeytapError('CLI_USAGE', `${file} is a message-level trace (level: message); --trace serves HID-report traces (transport hid or udp)`);
     }
     const { host, port } = hostPort(args.udp);
     const server = await TraceUdpServer.listen(trace, {

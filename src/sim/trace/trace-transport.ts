@@ -146,6 +146,11 @@ export class TraceTransportReplayer implements CtapTransport {
     }
   }
 
+  /** Records left (not comments or timing). */
+  get remaining(): number {
+    return this.trace.entries.slice(this.#pos).filter((e) => e.kind !== 'comment' && e.kind !== 'delay').length;
+  }
+
   /** Throws the first mismatch, or `TraceNotConsumedError` when records are left. */
   assertConsumed(): void {
     if (this.#failure) throw this.#failure;

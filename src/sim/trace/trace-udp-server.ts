@@ -9,7 +9,46 @@ import { TraceDevice } from './trace-device.ts';
 import { TraceReplayer, type TraceReplayerOptions } from './trace-replayer.ts';
 import { isLoopbackHost, UdpServerError } from '../udp-server.ts';
 import type { Trace } from '../../protocol/trace/trace-model.ts';
-import { CTAPHID_REPORT_SIZE } from '../../protocol/ctaphid/constants.ts';
+import { CTAPHID_REPORT_SIZE, CtapHidCmd, KeepaliveStatus } from '../../protocol/ctaphid/constants.ts';
+import { CtapHidDevice } from '../ctaphid-device.ts';
+import { TraceTransportReplayer } from './trace-transport.ts';
+
+/**
+ * A message-level trace (`level: message`, e.g. recorded over NFC) served behind the simulator's
+ * device-side CTAPHID: INIT, channels and framing are live, each CBOR request is matched against
+ * the next `=>` line and answered with the recorded reply (keepalive events become keepalives).
+ */
+class MessageTraceDevice {
+  readonly replayer: TraceTransportReplayer;
+  readonly #device: CtapHidDevice;
+  constructor(trace: Trace, o: TraceUdpServerOptions, send: (r: Uint8Array) => void) {
+    const replayer = new TraceTransportReplayer(trace, o.source ? { source: o.source } : {});
+    this.replayer = replayer;
+    this.#device = new CtapHidDevice(
+      {
+        async handleCbor(request, opts) {
+          try {
+            const reply = await replayer.exchange(CtapHidCmd.CBOR, request, {
+              onKeepalive: (st) => opts.onKeepalive(st === 'up-needed' ? KeepaliveStatus.UPNEEDED : KeepaliveStatus.PROCESSING),
+            });
+            if (replayer.remaining === 0) o.onConsumed?.();
+            return reply;
+          } catch (e) {
+            o.onError?.(e as Error);
+            return Uint8Array.of(0x7f); // CTAP1_ERR_OTHER: the client fails at once
+          }
+        },
+      },
+      { send, capabilities: replayer.capabilities },
+    );
+  }
+  receive(report: Uint8Array): void {
+    this.#device.receive(report);
+  }
+  close(): void {
+    this.#device.close();
+  }
+}
 
 /** Options of `TraceUdpServer.listen`. */
 export interface TraceUdpServerOptions {
@@ -34,7 +73,7 @@ export interface TraceUdpServerOptions {
 /** A running UDP endpoint serving one trace. */
 export class TraceUdpServer {
   #socket: Socket;
-  #device: TraceDevice;
+  #device: TraceDevice | MessageTraceDevice;
   #peer: RemoteInfo | null = null;
   #closed = false;
 
@@ -70,7 +109,7 @@ export class TraceUdpServer {
   }
 
   /** The replay in progress (for `assertConsumed()` and `failure`). */
-  get replayer(): TraceReplayer {
+  get replayer(): TraceReplayer | TraceTransportReplayer {
     return this.#device.replayer;
   }
 
@@ -82,10 +121,15 @@ export class TraceUdpServer {
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
+    if (this.#device instanceof MessageTraceDevice) this.#device.close();
     return new Promise((resolve) => this.#socket.close(() => resolve()));
   }
 
-  #fresh(): TraceDevice {
+  #fresh(): TraceDevice | MessageTraceDevice {
+    const send = (r: Uint8Array): void => {
+      if (!this.#closed && this.#peer) this.#socket.send(r, this.#peer.port, this.#peer.address);
+    };
+    if (this.trace.header.level === 'message') return new MessageTraceDevice(this.trace, this.o, send);
     const replayer = new TraceReplayer(this.trace, { ...this.o.replay, ...(this.o.source ? { source: this.o.source } : {}) });
     return new TraceDevice(replayer, {
       send: (r) => {
