@@ -50,6 +50,7 @@ interface Pending {
 }
 
 const BROADCAST = 0xffffffff;
+const hex8 = (r: Uint8Array, off: number): string => Array.from(r.subarray(off, off + 8), (b) => b.toString(16).padStart(2, '0')).join('');
 const cidOf = (r: Uint8Array): number => ((r[0]! << 24) | (r[1]! << 16) | (r[2]! << 8) | r[3]!) >>> 0;
 
 /** Collects records from any number of wrapped connections into one trace. */
@@ -154,6 +155,8 @@ class RecordingConnection implements HidConnection {
   #hostCids = new Set<number>();
   /** Last CBOR command byte per channel, to know which response fields are secret. */
   #lastCommand = new Map<number, number>();
+  /** This host's last INIT nonce: an INIT reply with another nonce answers another host (`<~`). */
+  #nonce: string | null = null;
 
   constructor(
     private readonly inner: HidConnection,
@@ -212,6 +215,7 @@ class RecordingConnection implements HidConnection {
       this.#flushOut(true);
       const p: Pending = { cid, cmd: r[4]! & 0x7f, bcnt: (r[5]! << 8) | r[6]!, reports: [r], times: [at], have: r.length - CTAPHID_INIT_HEADER };
       if (p.cmd === CtapHidCmd.CBOR && p.bcnt > 0) this.#lastCommand.set(cid, r[CTAPHID_INIT_HEADER]!);
+      if (p.cmd === CtapHidCmd.INIT && cid === BROADCAST) this.#nonce = hex8(r, CTAPHID_INIT_HEADER);
       this.#out = p;
       if (p.have >= p.bcnt) this.#flushOut(false);
     } else if (this.#out && this.#out.cid === cid) {
@@ -244,7 +248,8 @@ class RecordingConnection implements HidConnection {
 
   #onDeviceReport(r: Uint8Array, at: number): void {
     const cid = cidOf(r);
-    const unsolicited = !this.#hostCids.has(cid);
+    const foreignInit = cid === BROADCAST && r[4] === (0x80 | CtapHidCmd.INIT) && this.#nonce !== null && hex8(r, CTAPHID_INIT_HEADER) !== this.#nonce;
+    const unsolicited = !this.#hostCids.has(cid) || foreignInit;
     const command = this.#lastCommand.get(cid);
     const secretive = command !== undefined && commandCarriesSecrets(command);
     if (r[4]! & 0x80) {

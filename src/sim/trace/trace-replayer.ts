@@ -225,7 +225,9 @@ export class TraceReplayer {
     if (e.kind !== 'recv' && e.kind !== 'unsolicited') return null;
     this.#pos++;
     const bytes = patternBytes(e.data);
+    // Only answers to this host get its nonce: a `<~` INIT reply belongs to another host.
     if (
+      e.kind === 'recv' &&
       this.#o.nonceSplice !== false &&
       this.#nonce &&
       bytes.length >= 15 &&

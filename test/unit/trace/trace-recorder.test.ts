@@ -104,3 +104,28 @@ describe('TraceRecorder', () => {
     expect(t.entries[1]).toMatchObject({ ms: 25 });
   });
 });
+
+describe('TraceRecorder with another host on the key', () => {
+  it("records the other host's frames as unsolicited (<~); the replay gives them back and the client skips them", async () => {
+    const { CtapHidTransport } = await import('../../../src/fido/ctap-hid-transport.ts');
+    const { FidoClient } = await import('../../../src/fido/fido-client.ts');
+    const { VirtualAuthenticator } = await import('../../../src/sim/authenticator/virtual-authenticator.ts');
+    const auth = new VirtualAuthenticator();
+    const dev = new VirtualHidDevice(auth);
+    const rec = new TraceRecorder({ transport: 'hid', device: 'virtual', provenance: 'unit test' });
+    const a = await CtapHidTransport.open(rec.wrap(dev.open()), { kind: 'virtual' });
+    // another application (browser, ssh) opens the same key and talks on its own channel
+    const b = await CtapHidTransport.open(dev.open(), { kind: 'virtual' });
+    await new FidoClient(b).getInfo();
+    const live = await new FidoClient(a).getInfo();
+    expect(a.ignoredFrames).toBeGreaterThan(0);
+    const text = rec.toText();
+    const t = parseTrace(text);
+    expect(t.entries.filter((e) => e.kind === 'unsolicited').length).toBe(1 + 7); // B's INIT reply + B's 7-report getInfo reply
+    const replayer = TraceReplayer.fromText(text);
+    const ta = await CtapHidTransport.open(replayer.open(), { kind: 'virtual' });
+    expect(await new FidoClient(ta).getInfo()).toEqual(live);
+    expect(ta.ignoredFrames).toBe(a.ignoredFrames);
+    replayer.assertConsumed();
+  });
+});
