@@ -12,7 +12,7 @@
  * The generated traces are fixtures and are committed; test/unit/trace/wiredata-fixtures.test.ts
  * re-runs this conversion and fails when they drift.
  */
-import { readFileSync, readdirSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serializeTrace } from '../src/protocol/trace/serialize-trace.ts';
@@ -337,6 +337,5 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
       console.log(`wrote fixtures/traces/${rel}`);
     }
   }
-  void readdirSync;
   if (stale) process.exit(1);
 }

@@ -134,7 +134,6 @@ function maskMessage(p: Pending, ranges: ReadonlyArray<ByteRange>, wild: Wild[])
 
 function payloadOf(p: Pending): Uint8Array {
   const out = new Uint8Array(p.bcnt);
-  const size = p.reports[0]!.length;
   let off = 0;
   p.reports.forEach((r, i) => {
     const data = i === 0 ? r.subarray(CTAPHID_INIT_HEADER) : r.subarray(CTAPHID_CONT_HEADER);
@@ -142,7 +141,6 @@ function payloadOf(p: Pending): Uint8Array {
     if (n > 0) out.set(data.subarray(0, n), off);
     off += n;
   });
-  void size;
   return out;
 }
 
