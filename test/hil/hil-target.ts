@@ -2,7 +2,8 @@
  * The HIL target: the simulator (default) or a real key/reader named by KEYTAP_HIL_DEVICE.
  *
  *   KEYTAP_HIL_DEVICE           unset: `keytap simulate --udp 127.0.0.1:0` in a child process;
- *                               else a hidraw path, a serial number or udp://HOST:PORT
+ *                               else a hidraw path, a serial number, udp://HOST:PORT, or
+ *                               pcsc:READER (a key on a PC/SC reader: CTAP over NFC)
  *   KEYTAP_HIL_PIN              the real key's current PIN (read-only PIN steps verify it)
  *   KEYTAP_HIL_DESTRUCTIVE=1    allow set PIN / reset on a real key (ERASES its credentials)
  *   KEYTAP_HIL_POWER_CYCLE_CMD  a command that power-cycles the key (USB switch); else re-insert by hand
@@ -17,6 +18,7 @@ import { CtapHidTransport } from '../../src/fido/ctap-hid-transport.ts';
 import { FidoClient } from '../../src/fido/fido-client.ts';
 import { spawnSimulator, type SimulatorProcess } from '../interop/spawn-simulator.ts';
 import type { ContractTarget } from '../contract/fido-contract.ts';
+import type { CtapTransport } from '../../src/fido/ctap-transport.ts';
 
 export const hil = {
   device: process.env.KEYTAP_HIL_DEVICE || undefined,
@@ -41,9 +43,56 @@ if (onHardware && hil.destructiveAllowed) {
 export interface HilTarget extends ContractTarget {
   /** What the traces' header names. */
   description: string;
-  transport: 'hid' | 'udp';
-  /** A raw connection to the key (the suite wraps it with a recorder). */
-  connect(): Promise<HidConnection>;
+  transport: 'hid' | 'udp' | 'pcsc';
+  /** HID/UDP: a raw connection to the key (the suite records its reports). */
+  connect?(): Promise<HidConnection>;
+  /** PC/SC: a CTAP transport for one transaction (the suite records its messages). */
+  openTransport?(): Promise<CtapTransport>;
+}
+
+/** A key on a PC/SC reader: one pcscd monitor, one card connection per transaction. */
+async function openPcscTarget(selector: string): Promise<HilTarget> {
+  const { PcscMonitor } = await import('../../src/drivers/pcsc/pcsc-monitor.ts');
+  const { CtapNfcTransport } = await import('../../src/fido/nfc-transport.ts');
+  const reader = selector.slice('pcsc:'.length);
+  const monitor = new PcscMonitor();
+  monitor.start();
+  const cardIn = async (): Promise<void> => {
+    for (let i = 0; i < 1000; i++) {
+      if (monitor.list().some((r) => r.present && (!reader || r.name === reader))) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`no card on ${reader || 'any reader'} within 20 s: tap the key`);
+  };
+  const openTransport = async (): Promise<CtapTransport> => {
+    await cardIn();
+    const name = reader || monitor.list().find((r) => r.present)!.name;
+    const conn = await monitor.connect(name);
+    try {
+      return await CtapNfcTransport.open(conn);
+    } catch (e) {
+      await conn.close();
+      throw e;
+    }
+  };
+  return {
+    description: `key on PC/SC reader ${reader || '(first with a card)'}`,
+    transport: 'pcsc',
+    openTransport,
+    open: async () => new FidoClient(await openTransport()),
+    powerCycle: async () => {
+      const cmd = process.env.KEYTAP_HIL_POWER_CYCLE_CMD;
+      if (cmd) {
+        execSync(cmd, { stdio: 'inherit' });
+        await new Promise((r) => setTimeout(r, Number(process.env.KEYTAP_HIL_POWER_CYCLE_SETTLE_MS ?? 1000)));
+      } else {
+        process.stderr.write('[keytap HIL] take the key off the reader, then tap it again\n');
+        for (let i = 0; i < 3000 && monitor.list().some((r) => r.present && (!reader || r.name === reader)); i++) await new Promise((r) => setTimeout(r, 20));
+      }
+      await cardIn();
+    },
+    close: () => monitor.close(),
+  };
 }
 
 async function rawConnection(selector: string): Promise<{ conn: HidConnection; transport: 'hid' | 'udp' }> {
@@ -77,6 +126,7 @@ async function waitForReinsertion(): Promise<void> {
 
 /** Opens the target named by the environment. `simulatorArgs` go to `keytap simulate` (simulator only). */
 export async function openHilTarget(options: { simulatorEnv?: NodeJS.ProcessEnv } = {}): Promise<HilTarget> {
+  if (onHardware && hil.device!.startsWith('pcsc:')) return openPcscTarget(hil.device!);
   if (onHardware) {
     const selector = hil.device!;
     const probe = await rawConnection(selector);

@@ -17,6 +17,7 @@ import { destructive, hil, onHardware, openHilTarget, type HilTarget } from './h
 import { TraceRecorder } from '../../src/sim/trace/trace-recorder.ts';
 import { TraceReplayer } from '../../src/sim/trace/trace-replayer.ts';
 import { CtapHidTransport } from '../../src/fido/ctap-hid-transport.ts';
+import { recordCtapTransport, TraceTransportReplayer } from '../../src/sim/trace/trace-transport.ts';
 import { FidoClient } from '../../src/fido/fido-client.ts';
 import { Pin } from '../../src/protocol/secret.ts';
 import { parseTrace } from '../../src/protocol/trace/parse-trace.ts';
@@ -39,9 +40,19 @@ describe('HIL: record on the target, replay through the client (fixtures/README.
   });
 
   async function recordAndReplay<T>(scenario: string, op: (c: FidoClient) => Promise<T>): Promise<{ live: T; replayed: T; text: string }> {
-    const rec = new TraceRecorder({ transport: t.transport, device: t.description, provenance: `recorded by test/hil on ${new Date().toISOString().slice(0, 10)}`, fields: [['scenario', scenario]] });
+    // HID/UDP keys are recorded report by report; a key on a PC/SC reader message by message.
+    const message = t.transport === 'pcsc';
+    const rec = new TraceRecorder({
+      transport: t.transport,
+      device: t.description,
+      provenance: `recorded by test/hil on ${new Date().toISOString().slice(0, 10)}`,
+      ...(message ? { level: 'message' as const } : {}),
+      fields: [['scenario', scenario]],
+    });
     const live = await (async () => {
-      const c = new FidoClient(await CtapHidTransport.open(rec.wrap(await t.connect()), { kind: t.transport === 'udp' ? 'udp' : 'usb' }));
+      const c = message
+        ? new FidoClient(recordCtapTransport(await t.openTransport!(), rec))
+        : new FidoClient(await CtapHidTransport.open(rec.wrap(await t.connect!()), { kind: t.transport === 'udp' ? 'udp' : 'usb' }));
       try {
         return await op(c);
       } finally {
@@ -53,10 +64,16 @@ describe('HIL: record on the target, replay through the client (fixtures/README.
       mkdirSync(hil.recordDir, { recursive: true });
       writeFileSync(join(hil.recordDir, `${scenario}.trace`), text);
     }
-    const replayer = TraceReplayer.fromText(text, { source: `${scenario}.trace` });
-    const c = new FidoClient(await CtapHidTransport.open(replayer.open(), { kind: 'virtual' }));
-    const replayed = await op(c);
-    replayer.assertConsumed();
+    let replayed: T;
+    if (message) {
+      const replayer = TraceTransportReplayer.fromText(text, { source: `${scenario}.trace` });
+      replayed = await op(new FidoClient(replayer));
+      replayer.assertConsumed();
+    } else {
+      const replayer = TraceReplayer.fromText(text, { source: `${scenario}.trace` });
+      replayed = await op(new FidoClient(await CtapHidTransport.open(replayer.open(), { kind: 'virtual' })));
+      replayer.assertConsumed();
+    }
     return { live, replayed, text };
   }
 
