@@ -138,9 +138,11 @@ export class PcscReaderSource implements ReaderSource {
     let uid: Uint8Array | null = null;
     let fidoVersion: string | null = null;
     const deadline = Deadline.in(this.options.readTimeoutMs ?? 3000);
-    // Two attempts: another PC/SC client's transaction on the same card can make one
-    // SCardTransmit fail ("Transaction failed", 0x80100016) while the card is still there.
-    for (let attempt = 0; attempt < 2 && uid === null && !st.removedDuringRead; attempt++) {
+    // Three attempts: another PC/SC client's transaction on the same card can make one
+    // SCardTransmit fail ("Transaction failed", 0x80100016), and a card pcscd is still powering
+    // refuses SCardConnect ("Card is unpowered", 0x80100067), while the card is still there.
+    const RETRY_MS = [20, 150];
+    for (let attempt = 0; attempt < 3 && uid === null && fidoVersion === null && !st.removedDuringRead && this.cardsByReader.get(name) === st; attempt++) {
       let conn: ApduTransport | null = null;
       try {
         conn = await this.monitor.connect(name, { deadline });
@@ -152,7 +154,7 @@ export class PcscReaderSource implements ReaderSource {
         break;
       } catch (err) {
         this.options.log?.('reading card failed', { reader: name, attempt: attempt + 1, error: err instanceof Error ? err.message : String(err) });
-        if (attempt === 0) await new Promise((r) => setTimeout(r, 20));
+        if (attempt < RETRY_MS.length) await new Promise((r) => setTimeout(r, RETRY_MS[attempt]));
       } finally {
         await conn?.close().catch(() => {});
       }

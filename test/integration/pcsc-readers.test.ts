@@ -16,7 +16,7 @@ import { FidoNfcCard } from '../../src/sim/vpcd/fido-nfc-card.ts';
 import { VirtualAuthenticator } from '../../src/sim/authenticator/virtual-authenticator.ts';
 import { createSimEnv } from '../../src/sim/env.ts';
 import { CtapHidCmd } from '../../src/protocol/ctaphid/constants.ts';
-import { fromHex } from '../../src/util/bytes.ts';
+import { fromHex, toBase64Url } from '../../src/util/bytes.ts';
 import { Pin } from '../../src/protocol/secret.ts';
 import { runAgent } from '../../src/main.ts';
 import { KeytapClient, KeytapRpcError } from '../../src/client/keytap-client.ts';
@@ -206,8 +206,11 @@ describe.skipIf(gate.skip)('PC/SC badge readers through real pcscd + vpcd', () =
       sim.on('exit', (code) => reject(new Error(`simulate exited ${code}`)));
     });
     const r = await runPython(PY_FIDO, [READER0]);
+    const mark = cardEvents.length;
     sim.kill('SIGTERM');
     await new Promise((res) => sim.once('exit', res));
+    // Leave the reader empty for the next test (pcscd notices within one 400 ms poll).
+    await until(() => cardEvents.slice(mark).find((e) => e.type === 'card.removed' && e.readerName === READER0), 'simulated key removed');
     expect(r.error).toBeUndefined();
     expect(r.versions).toContain('FIDO_2_0');
     expect(r.clientPin).toBe(true);
@@ -249,6 +252,13 @@ describe.skipIf(gate.skip)('PC/SC badge readers through real pcscd + vpcd', () =
       expect(wrong?.details.retriesLeft).toBe(7);
       expect(await c.verifyPin(nfc.id, '654321')).toMatchObject({ state: 'ok', retriesLeft: 8 });
       expect(auth.pinState.pinRetries).toBe(8);
+      // Enrolment and login over NFC: the attestation reply is long enough to need 61XX + GET RESPONSE.
+      const cdh = toBase64Url(new Uint8Array(32).fill(7));
+      const mc = await c.makeCredential({ device: nfc.id, rpId: 'example.com', clientDataHash: cdh, user: { id: toBase64Url(Uint8Array.of(1, 2, 3)), name: 'alice' }, pin: '654321' });
+      expect(mc.fmt).toBe('packed');
+      const ga = await c.getAssertion({ device: nfc.id, rpId: 'example.com', clientDataHash: cdh, allowCredentials: [mc.credentialId], pin: '654321' });
+      expect(ga.assertions[0]!.credentialId).toBe(mc.credentialId);
+      expect(ga.assertions[0]!.signature.length).toBeGreaterThan(60);
       expect(taps.some((t) => t.card?.fido === true && t.cardType === 'ISO 14443-4')).toBe(true);
     } finally {
       c.close();

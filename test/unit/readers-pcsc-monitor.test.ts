@@ -120,6 +120,23 @@ describe('PcscMonitor', () => {
     await m.close();
   });
 
+  it('a card swapped between two pcscd polls (new event count in the high word, or new ATR) is a removal then an insertion', async () => {
+    let ctx: EventEmitter & { close(): void } = null as never;
+    const m = new PcscMonitor({ pcsclite: () => (ctx = Object.assign(new EventEmitter(), { close() {} })) });
+    m.watch((e) => events.push(e));
+    m.start();
+    const r = new FakeReader('R');
+    ctx.emit('reader', r);
+    const atr = Buffer.from('3b8f8001804f0ca000000306030001000000006a', 'hex');
+    r.emit('status', { state: (3 << 16) | PRESENT, atr });
+    r.emit('status', { state: (3 << 16) | PRESENT | 0x100, atr }); // INUSE by another client: same card
+    expect(events.filter((e) => e.type.startsWith('card')).map((e) => e.type)).toEqual(['card-inserted']);
+    r.emit('status', { state: (5 << 16) | PRESENT, atr }); // removed and re-inserted within one poll
+    r.emit('status', { state: (5 << 16) | PRESENT, atr: Buffer.from('3b8180018080', 'hex') }); // a different card
+    expect(events.filter((e) => e.type.startsWith('card')).map((e) => e.type)).toEqual(['card-inserted', 'card-removed', 'card-inserted', 'card-removed', 'card-inserted']);
+    await m.close();
+  });
+
   it('connections to one reader are serialised', async () => {
     let ctx: EventEmitter & { close(): void } = null as never;
     const m = new PcscMonitor({ pcsclite: () => (ctx = Object.assign(new EventEmitter(), { close() {} })) });

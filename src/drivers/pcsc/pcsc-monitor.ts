@@ -55,7 +55,7 @@ export interface PcscMonitorOptions {
 
 const require_ = createRequire(import.meta.url);
 
-type ReaderState = { handle: PcscReaderHandle; present: boolean; lock: Promise<void> };
+type ReaderState = { handle: PcscReaderHandle; present: boolean; lock: Promise<void>; events: number; atr: string };
 
 /** Watches pcscd; emits reader and card events; opens card connections. */
 export class PcscMonitor {
@@ -181,7 +181,7 @@ export class PcscMonitor {
   private onReader(ctx: PcscContextHandle, r: PcscReaderHandle): void {
     if (ctx !== this.ctx) return;
     const name = r.name;
-    const st: ReaderState = { handle: r, present: false, lock: Promise.resolve() };
+    const st: ReaderState = { handle: r, present: false, lock: Promise.resolve(), events: -1, atr: '' };
     this.readers.set(name, st);
     this.emit({ type: 'reader-attached', name });
     r.on('error', () => {
@@ -190,14 +190,24 @@ export class PcscMonitor {
     r.on('status', (status: { state: number; atr?: Buffer }) => {
       if (this.readers.get(name) !== st) return;
       const present = (status.state & r.SCARD_STATE_PRESENT) !== 0 && (status.state & r.SCARD_STATE_MUTE) === 0;
+      // pcsc-lite keeps a per-reader insert/remove counter in the high word of dwEventState: a
+      // card swapped between two 400 ms polls shows up only as a new count (or a new ATR).
+      const events = status.state >>> 16;
+      const atrHex = status.atr ? status.atr.toString('hex') : '';
+      const swapped = present && st.present && ((st.events >= 0 && events !== st.events && events !== 0) || (atrHex !== '' && atrHex !== st.atr));
+      if (swapped) {
+        st.present = false;
+        this.emit({ type: 'card-removed', name });
+      }
       if (present && !st.present) {
         st.present = true;
-        const atr = status.atr ? new Uint8Array(status.atr) : new Uint8Array(0);
-        this.emit({ type: 'card-inserted', name, atr });
+        st.atr = atrHex;
+        this.emit({ type: 'card-inserted', name, atr: status.atr ? new Uint8Array(status.atr) : new Uint8Array(0) });
       } else if (!present && st.present) {
         st.present = false;
         this.emit({ type: 'card-removed', name });
       }
+      st.events = events;
     });
     r.on('end', () => {
       if (this.readers.get(name) !== st) return;
