@@ -142,6 +142,7 @@ export class PcscReaderSource implements ReaderSource {
     // SCardTransmit fail ("Transaction failed", 0x80100016), and a card pcscd is still powering
     // refuses SCardConnect ("Card is unpowered", 0x80100067), while the card is still there.
     const RETRY_MS = [20, 150];
+    let held: ApduTransport | null = null;
     for (let attempt = 0; attempt < 3 && uid === null && fidoVersion === null && !st.removedDuringRead && this.cardsByReader.get(name) === st; attempt++) {
       let conn: ApduTransport | null = null;
       try {
@@ -151,20 +152,27 @@ export class PcscReaderSource implements ReaderSource {
           const r = decodeResponseApdu(await conn.transmit(selectAidApdu(FIDO_AID), { deadline }));
           if (r.sw === StatusWord.SUCCESS) fidoVersion = new TextDecoder().decode(r.data);
         }
+        // Keep the connection until the event is out: disconnecting first would put a pcscd
+        // round trip between the UID in hand and card.present.
+        held = conn;
+        conn = null;
         break;
       } catch (err) {
         this.options.log?.('reading card failed', { reader: name, attempt: attempt + 1, error: err instanceof Error ? err.message : String(err) });
+        await conn?.close().catch(() => {});
+        conn = null;
         if (attempt < RETRY_MS.length) await new Promise((r) => setTimeout(r, RETRY_MS[attempt]));
       } finally {
         await conn?.close().catch(() => {});
       }
     }
+    const release = (): void => void held?.close().catch(() => {});
     if (uid === null) this.stats.uidFailures++;
     st.reading = false;
-    if (this.cardsByReader.get(name) !== st) return;
+    if (this.cardsByReader.get(name) !== st) return release();
     if (st.removedDuringRead && uid === null) {
       this.cardsByReader.delete(name);
-      return;
+      return release();
     }
     this.stats.cards++;
     const readerId = `pcsc:${name}`;
@@ -181,6 +189,7 @@ export class PcscReaderSource implements ReaderSource {
     };
     st.present = ev;
     this.emitCard(ev);
+    release();
     if (fidoVersion !== null && !st.removedDuringRead) {
       this.stats.fidoKeys++;
       const dev: NfcAuthenticatorDevice = {

@@ -55,7 +55,7 @@ export interface PcscMonitorOptions {
 
 const require_ = createRequire(import.meta.url);
 
-type ReaderState = { handle: PcscReaderHandle; present: boolean; lock: Promise<void>; events: number; atr: string };
+type ReaderState = { handle: PcscReaderHandle; present: boolean; lock: Promise<void>; holders: number; events: number; atr: string };
 
 /** Watches pcscd; emits reader and card events; opens card connections. */
 export class PcscMonitor {
@@ -181,7 +181,7 @@ export class PcscMonitor {
   private onReader(ctx: PcscContextHandle, r: PcscReaderHandle): void {
     if (ctx !== this.ctx) return;
     const name = r.name;
-    const st: ReaderState = { handle: r, present: false, lock: Promise.resolve(), events: -1, atr: '' };
+    const st: ReaderState = { handle: r, present: false, lock: Promise.resolve(), holders: 0, events: -1, atr: '' };
     this.readers.set(name, st);
     this.emit({ type: 'reader-attached', name });
     r.on('error', () => {
@@ -225,15 +225,24 @@ export class PcscMonitor {
     const st = this.readers.get(reader);
     if (!st) throw new DeviceRemovedError(`reader ${JSON.stringify(reader)} is not present`);
     throwIfAborted(options.signal, 'card connect');
-    // Serialise: wait for the previous holder of this reader.
-    let release!: () => void;
+    // Serialise: wait for the previous holder of this reader. When the reader is free, go
+    // straight to SCardConnect without a microtask hop (a card tap races other PC/SC clients).
+    let unlock!: () => void;
     const prev = st.lock;
-    st.lock = new Promise<void>((r) => (release = r));
-    try {
-      await withDeadline(prev, options, 'waiting for the reader');
-    } catch (e) {
-      void prev.then(release);
-      throw e;
+    st.lock = new Promise<void>((r) => (unlock = r));
+    const mustWait = st.holders > 0;
+    st.holders++;
+    const release = (): void => {
+      st.holders--;
+      unlock();
+    };
+    if (mustWait) {
+      try {
+        await withDeadline(prev, options, 'waiting for the reader');
+      } catch (e) {
+        void prev.then(release);
+        throw e;
+      }
     }
     if (this.readers.get(reader) !== st) {
       release();
@@ -282,8 +291,9 @@ export class PcscCardConnection implements ApduTransport {
     throwIfAborted(options.signal, 'APDU');
     options.deadline?.check('APDU');
     const p = new Promise<Uint8Array>((resolve, reject) =>
-      // 65538: the largest extended response (65536 data + SW).
-      this.reader.transmit(Buffer.from(apdu), 65538, this.protocol, (err, res) => (err ? reject(err) : resolve(new Uint8Array(res)))),
+      // 258 covers any short APDU's reply (256 data + SW); 65538 an extended one. A smaller
+      // receive buffer keeps pcsc-lite's copy small on the hot path (the UID read of a tap).
+      this.reader.transmit(Buffer.from(apdu), isExtended(apdu) ? 65538 : 258, this.protocol, (err, res) => (err ? reject(err) : resolve(new Uint8Array(res)))),
     );
     try {
       return await p;
@@ -301,6 +311,11 @@ export class PcscCardConnection implements ApduTransport {
       this.release();
     }
   }
+}
+
+// ISO 7816-4 §5.1: an extended APDU has a 00 byte after the header followed by two length bytes.
+function isExtended(apdu: Uint8Array): boolean {
+  return apdu.length >= 7 && apdu[4] === 0x00;
 }
 
 function errText(e: unknown): string {
