@@ -15,6 +15,8 @@ import type { DeviceEvent } from '../../src/drivers/device-source.ts';
 import { encodeEm4100Frame } from '../../src/protocol/rfid/em4100.ts';
 import { VirtualPn532 } from '../../src/sim/readers/serial-readers.ts';
 import { concatBytes, fromHex } from '../../src/util/bytes.ts';
+import { runAgent } from '../../src/main.ts';
+import { KeytapClient } from '../../src/client/keytap-client.ts';
 
 const gate = await requireService('socat', runs('socat', ['-V']));
 
@@ -27,10 +29,10 @@ const VECTORS: Array<[string, string, string]> = [
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor<T>(pick: () => T | undefined | false, what: string, ms = 5000): Promise<T> {
+async function waitFor<T>(pick: () => T | undefined | false | Promise<T | undefined | false>, what: string, ms = 5000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
-    const v = pick();
+    const v = await pick();
     if (v !== undefined && v !== false) return v as T;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(5);
@@ -162,6 +164,29 @@ describe.skipIf(gate.skip)('serial readers over socat PTY pairs', () => {
       clearInterval(timer);
     }
     expect(JSON.parse(out)).toMatchObject({ uid: '62e3086ced', cardType: 'EM4100', reader: `serial:${hostEnd}` });
+  });
+
+  it('keytap serve with a serial reader configured: taps reach a WebSocket client as card.present / card.removed', async () => {
+    const tokenFile = join(dir, 'tokens.json');
+    const running = await runAgent({ flags: { hid: false, listen: '127.0.0.1:0', socket: false, tokenFile, logLevel: 'silent', readers: { pcsc: false, serial: [`${hostEnd}:em4100:9600`], quietMs: 300 } }, env: {} });
+    const c = await KeytapClient.connect({ url: `ws://127.0.0.1:${running.agent.addresses!.tcp[0]!.port}/`, tokenFile, role: 'client', subscribe: ['card'] });
+    try {
+      const got: Array<{ method: string; params: any }> = [];
+      c.on('notification', (method, params) => got.push({ method, params }));
+      const reader = await waitFor(async () => (await c.devicesList()).devices.find((d) => d.kind === 'reader' && d.transport === 'serial'), 'serial reader listed');
+      expect(reader).toMatchObject({ protocol: 'em4100', path: hostEnd });
+      const frame = encodeEm4100Frame(fromHex('0c000621a5'), 'id12');
+      for (let i = 0; i < 3; i++) {
+        send(frame);
+        await sleep(100);
+      }
+      const removed = await waitFor(() => got.find((n) => n.method === 'card.removed'), 'card.removed');
+      expect(got.filter((n) => n.method === 'card.present').map((n) => n.params)).toMatchObject([{ reader: reader.id, uid: '0c000621a5', atr: '', cardType: 'EM4100' }]);
+      expect(removed.params).toMatchObject({ reader: reader.id, uid: '0c000621a5' });
+    } finally {
+      c.close();
+      await running.close();
+    }
   });
 
   it('PN532 over UART: wake-up, SAMConfiguration, InListPassiveTarget polling; tap in and out (readers.md §7)', async () => {

@@ -2,6 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { parseSerialSpec } from '../../src/drivers/serial/serial-spec.ts';
 import { DEFAULT_DENY, parseReaderRule, readerAllowed } from '../../src/readers/reader-rules.ts';
 import { KeytapError } from '../../src/protocol/errors.ts';
+import { checkReadersConfig, serialPortsFrom } from '../../src/readers/reader-config.ts';
+import { resolveConfig } from '../../src/agent/config.ts';
+import { flagsFromArgs } from '../../src/cli/commands/serve.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 describe('--serial PATH:PROTOCOL[:BAUD], parsed from the right', () => {
   it.each([
@@ -50,5 +56,42 @@ describe('reader allow/deny rules (DESIGN.md §4)', () => {
     expect(parseReaderRule('Virtual PCD')).toEqual({ name: 'Virtual PCD' });
     expect(() => parseReaderRule('vidpid:zz')).toThrow(RangeError);
     expect(() => parseReaderRule('name:(')).toThrow(SyntaxError);
+  });
+});
+
+describe('the readers section of the agent config', () => {
+  it('serial ports from the config file and from --serial add up; --no-pcsc turns PC/SC off', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keytap-readers-config-'));
+    try {
+      const file = join(dir, 'config.json');
+      writeFileSync(file, JSON.stringify({ readers: { serial: [{ path: '/dev/ttyS1', protocol: 'pn532' }], allow: ['name:ACR'] } }));
+      const flags = flagsFromArgs({ serial: ['/dev/serial/by-path/pci-0000:00:14.0-usb-0:1:1.0-port0:em4100'], pcsc: false });
+      const cfg = resolveConfig({ file, env: {}, flags: { ...flags, socket: false } });
+      const readers = checkReadersConfig(cfg.readers);
+      expect(readers.pcsc).toBe(false);
+      expect(readers.allow).toEqual(['name:ACR']);
+      expect(serialPortsFrom(readers)).toEqual([
+        { path: '/dev/ttyS1', protocol: 'pn532', baudRate: 115200 },
+        { path: '/dev/serial/by-path/pci-0000:00:14.0-usb-0:1:1.0-port0', protocol: 'em4100', baudRate: 9600 },
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it.each([
+    [{ serial: ['/dev/ttyUSB0:wiegand'] }, 'readers.serial[0]'],
+    [{ serial: [{ path: '/dev/x', protocol: 'em4100', baudRate: 1 }] }, 'readers.serial[0]'],
+    [{ hid: [{ protocol: 'keyboard', vidPid: 'zz' }] }, 'readers.hid[0].vidPid'],
+    [{ deny: ['name:('] }, 'readers.deny[0]'],
+    [{ pcsc: 'yes' }, 'readers.pcsc'],
+    [{ nfc: true }, 'readers'],
+  ])('rejects %j naming %s (CONFIG_INVALID)', (raw, key) => {
+    try {
+      checkReadersConfig(raw);
+      expect.unreachable();
+    } catch (e) {
+      expect((e as KeytapError).code).toBe('CONFIG_INVALID');
+      expect((e as KeytapError).details.key).toBe(key);
+    }
   });
 });
