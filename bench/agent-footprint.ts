@@ -54,7 +54,7 @@ console.log(`keytap serve: spawn → "keytap ready" ${ready.toFixed(0)} ms (goal
 const client = await KeytapClient.connect({ socketPath: join(dir, 'k.sock'), subscribe: 'all' });
 const devices = (await client.devicesList()).devices;
 console.log(`devices attached: ${devices.length} (${devices.map((d) => d.kind).join(', ')}); hid polling ${hidFlag.length ? 'off' : 'on'}`);
-await new Promise((r) => setTimeout(r, 2000)); // let start-up work settle
+await new Promise((r) => setTimeout(r, 15_000)); // let start-up work settle (V8 shrinks the heap after start: GCs, RSS drop)
 const rss0 = rssMb(child.pid!);
 const c0 = cpuTicks(child.pid!);
 const w0 = performance.now();
