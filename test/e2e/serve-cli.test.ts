@@ -41,7 +41,8 @@ describe('keytap serve', () => {
     const dir = mkdtempSync(join(tmpdir(), 'keytap-serve-'));
     dirs.push(dir);
     const run = join(dir, 'run');
-    const s = serve(['--simulate', '--listen', '127.0.0.1:0', '--no-hid', '--log-level', 'warn'], { XDG_RUNTIME_DIR: run, RUNTIME_DIRECTORY: '' });
+    // --no-pcsc: other suites present NFC keys on the shared pcscd, which would be listed as authenticators too.
+    const s = serve(['--simulate', '--listen', '127.0.0.1:0', '--no-hid', '--no-pcsc', '--log-level', 'warn'], { XDG_RUNTIME_DIR: run, RUNTIME_DIRECTORY: '' });
     const out = await s.ready;
     const url = /websocket:\s+(ws:\/\/\S+)/.exec(out)?.[1];
     const socket = /^\s+socket:\s+(\S+)/m.exec(out)?.[1];
@@ -54,7 +55,7 @@ describe('keytap serve', () => {
     for (const t of JSON.parse(readFileSync(tokenFile!, 'utf8')).tokens) expect(out).not.toContain(t.token);
 
     const c = await KeytapClient.connect({ url: url!, tokenFile: tokenFile! });
-    // --simulate also adds a virtual badge reader (and pcscd's readers may be listed): count keys only.
+    // --simulate also adds a virtual badge reader: count keys only.
     const all = (await c.devicesList()).devices;
     expect(all.some((d) => d.kind === 'reader' && d.transport === 'virtual')).toBe(true);
     const devices = all.filter((d) => d.kind === 'authenticator');
