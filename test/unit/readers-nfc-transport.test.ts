@@ -85,6 +85,15 @@ describe('CtapNfcTransport ↔ FidoNfcCard (CTAP 2.1 §11.3)', () => {
     expect(link.sent.some((a) => a[0] === 0x80 && a[1] === 0x11)).toBe(true);
   });
 
+  it('aborting while the key waits for a touch stops the NFCCTAP_GETRESPONSE polling with CANCELLED', async () => {
+    const link = wire(new FidoNfcCard(echo(300), { keepaliveAfterMs: 10 }));
+    const t = await CtapNfcTransport.open(link);
+    const ac = new AbortController();
+    const p = t.exchange(CtapHidCmd.CBOR, Uint8Array.of(0x01), { signal: ac.signal, onKeepalive: () => ac.abort() });
+    await expect(p).rejects.toMatchObject({ code: 'CANCELLED' });
+    expect(link.sent.filter((a) => a[1] === 0x11).length).toBe(0);
+  });
+
   it('a card without the FIDO applet is refused with APDU_STATUS 6A82', async () => {
     const err = await CtapNfcTransport.open(wire(new VirtualBadgeCard(fromHex('62322b1f'), build14443_4Atr(Uint8Array.of(0x80))))).catch((e) => e);
     expect(err).toBeInstanceOf(ApduStatusError);
