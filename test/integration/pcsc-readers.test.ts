@@ -269,12 +269,12 @@ describe.skipIf(gate.skip)('PC/SC badge readers through real pcscd + vpcd', () =
   });
 
   it('keytap readers --json lists the vpcd readers; keytap badge read --json prints the tapped card', async () => {
-    const list = await runCli(['readers', '--json']);
+    const list = await runCli(['readers', '--direct', '--json']);
     expect(list.code).toBe(0);
     const j = JSON.parse(list.stdout);
     expect(j.pcscd).toBe(true);
     expect(j.readers.map((r: { id: string }) => r.id)).toEqual(expect.arrayContaining([`pcsc:${READER0}`, `pcsc:${READER1}`]));
-    const reading = runCli(['badge', 'read', '--json', '--timeout', '15', '--reader', '00 01$']);
+    const reading = runCli(['badge', 'read', '--direct', '--json', '--timeout', '15', '--reader', '00 01$']);
     const c = card(new VirtualBadgeCard(fromHex('043c513a003e80'), fromHex('3B8F8001804F0CA0000003060300030000000068')), 35964);
     await c.insert();
     const r = await reading;
@@ -284,7 +284,7 @@ describe.skipIf(gate.skip)('PC/SC badge readers through real pcscd + vpcd', () =
   });
 
   it('keytap badge read exits 1 when no badge is tapped in time', async () => {
-    const r = await runCli(['badge', 'read', '--json', '--timeout', '0.5', '--reader', 'no such reader']);
+    const r = await runCli(['badge', 'read', '--direct', '--json', '--timeout', '0.5', '--reader', 'no such reader']);
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout).error.code).toBe('TIMEOUT');
   });

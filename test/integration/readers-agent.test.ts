@@ -130,6 +130,29 @@ describe('keytap serve --simulate: a key and a badge reader at once', () => {
     }
   });
 
+  it('keytap badge read --json goes through the running agent and sees the virtual reader', async () => {
+    const admin = await KeytapClient.connect({ url, tokenFile, role: 'admin' });
+    try {
+      const reading = runCli(['bin/keytap.js', 'badge', 'read', '--json', '--timeout', '15'], { ...process.env, KEYTAP_URL: url, KEYTAP_TOKEN_FILE: tokenFile });
+      // Tap once the CLI is subscribed (it connects, lists devices, subscribes): retry the tap until it is seen.
+      let r: { status: number | null; stdout: string } | null = null;
+      void reading.then((x) => (r = x));
+      for (let i = 0; i < 100 && r === null; i++) {
+        await admin.request('sim.card.present', { uid: '62322b1f' });
+        await new Promise((res) => setTimeout(res, 100));
+        await admin.request('sim.card.remove', {});
+      }
+      const done = await reading;
+      expect(done.status).toBe(0);
+      expect(JSON.parse(done.stdout)).toMatchObject({ uid: '62322b1f', cardType: 'MIFARE Classic 1K', readerName: 'Virtual Badge Reader', standard: 'ISO 14443 A part 3' });
+      const list = await runCli(['bin/keytap.js', 'readers', '--json'], { ...process.env, KEYTAP_URL: url, KEYTAP_TOKEN_FILE: tokenFile });
+      expect(list.status).toBe(0);
+      expect(JSON.parse(list.stdout)).toMatchObject({ agent: true, readers: [{ transport: 'virtual', name: 'Virtual Badge Reader', protocol: 'virtual' }] });
+    } finally {
+      admin.close();
+    }
+  });
+
   it('the control plane needs the admin role; bad hex is refused by the schema', async () => {
     const client = await KeytapClient.connect({ url, tokenFile, role: 'client' });
     const admin = await KeytapClient.connect({ url, tokenFile, role: 'admin' });

@@ -1,7 +1,8 @@
 /**
- * `keytap readers`: the badge readers keytap can use right now, in direct mode: PC/SC readers
- * from pcscd (with allow/deny rules applied and whether a card is on each) and the serial ports
- * given with `--serial`. Exit 0 even when pcscd is down (that is a state, reported in the output).
+ * `keytap readers`: the badge readers keytap can use right now. Through a running agent when one
+ * answers (its reader devices); otherwise, or with `--direct` / `--serial`, directly: PC/SC
+ * readers from pcscd (allow/deny rules applied, whether a card is on each) and the serial ports
+ * given. Exit 0 even when pcscd is down (that is a state, reported in the output).
  */
 import type { Argv, CommandModule } from 'yargs';
 import { PcscReaderSource } from '../../readers/pcsc-reader-source.ts';
@@ -10,12 +11,14 @@ import { parseSerialSpec } from '../../drivers/serial/serial-spec.ts';
 import { readerAllowed } from '../../readers/reader-rules.ts';
 import type { ReaderSource, ReaderSourceDevice } from '../../readers/types.ts';
 import { KeytapError } from '../../protocol/errors.ts';
+import { connectAgent } from './reader-agent.ts';
 
 export interface ReadersArgs {
   json?: boolean;
   serial?: string[];
   pcsc?: boolean;
   wait?: number;
+  direct?: boolean;
 }
 
 const command: CommandModule<object, ReadersArgs> = {
@@ -26,6 +29,7 @@ const command: CommandModule<object, ReadersArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object on stdout' })
       .option('serial', { type: 'string', array: true, describe: 'also check a serial reader PATH:PROTOCOL[:BAUD] (em4100, pn532); repeatable' })
       .option('pcsc', { type: 'boolean', default: true, describe: 'ask pcscd for PC/SC readers (--no-pcsc to skip)' })
+      .option('direct', { type: 'boolean', default: false, describe: 'ask pcscd and the ports directly even when an agent is running (--serial implies it)' })
       .option('wait', { type: 'number', default: 1500, describe: 'how long to let readers and ports enumerate, in ms' })
       .example('$0 readers', 'one line per reader: id, transport, name') as Argv<ReadersArgs>,
   handler: async (args) => {
@@ -35,6 +39,20 @@ const command: CommandModule<object, ReadersArgs> = {
     } catch (e) {
       process.stderr.write(`keytap readers: ${(e as KeytapError).message}\n`);
       process.exit(64);
+    }
+    // A running agent owns the readers (serial ports, the --simulate virtual reader): ask it.
+    const agent = args.direct || serialSpecs.length || args.pcsc === false ? null : await connectAgent();
+    if (agent) {
+      const readers = (await agent.devicesList()).devices
+        .filter((d) => d.kind === 'reader')
+        .map((d) => ({ id: d.id, transport: d.transport, name: d.name, ...(typeof d.protocol === 'string' ? { protocol: d.protocol } : {}) }));
+      agent.close();
+      if (args.json) process.stdout.write(`${JSON.stringify({ readers, agent: true })}\n`);
+      else {
+        for (const r of readers) process.stdout.write(`${r.id}  ${r.transport}  ${r.name}\n`);
+        if (readers.length === 0) process.stdout.write('The agent has no badge reader.\n');
+      }
+      process.exit(0);
     }
     const sources: ReaderSource[] = [];
     const pcsc = args.pcsc !== false ? new PcscReaderSource() : null;
