@@ -222,7 +222,7 @@ describe.skipIf(gate.skip)('PC/SC badge readers through real pcscd + vpcd', () =
     expect(r.retriesAfterGood).toBe(8);
   });
 
-  it("keytap's own fido.* methods drive an NFC key through the agent: info, PIN status, change PIN, wrong PIN with retries left", async () => {
+  it("keytap's own fido.* methods drive an NFC key through the agent: info, PIN status/change/verify (wrong PIN with retries left), makeCredential, getAssertion, reset, set PIN", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'keytap-nfc-agent-'));
     const tokenFile = join(dir, 'tokens.json');
     const running = await runAgent({ flags: { hid: false, listen: '127.0.0.1:0', socket: false, tokenFile, logLevel: 'silent', readers: { pcsc: true } }, env: {} });
@@ -259,6 +259,20 @@ describe.skipIf(gate.skip)('PC/SC badge readers through real pcscd + vpcd', () =
       const ga = await c.getAssertion({ device: nfc.id, rpId: 'example.com', clientDataHash: cdh, allowCredentials: [mc.credentialId], pin: '654321' });
       expect(ga.assertions[0]!.credentialId).toBe(mc.credentialId);
       expect(ga.assertions[0]!.signature.length).toBeGreaterThan(60);
+      // Reset (admin; within the key's 10 s power-up window) and set a new PIN, over NFC too.
+      const admin = await KeytapClient.connect({ url, tokenFile, role: 'admin' });
+      try {
+        expect(await admin.reset(nfc.id)).toMatchObject({ state: 'no-pin' });
+        expect(await admin.setPin(nfc.id, '111111')).toMatchObject({ state: 'ok', retriesLeft: 8 });
+        // WINK is a CTAPHID command with no NFC equivalent: a typed refusal, not a hang.
+        const w = await admin.wink(nfc.id).then(
+          () => null,
+          (e: KeytapRpcError) => e,
+        );
+        expect(w?.code).toBe('UNSUPPORTED');
+      } finally {
+        admin.close();
+      }
       expect(taps.some((t) => t.card?.fido === true && t.cardType === 'ISO 14443-4')).toBe(true);
     } finally {
       c.close();
