@@ -82,6 +82,9 @@ export class CtapHidTransport implements CtapTransport {
   readonly #silence: number;
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
+  /** Set when a request ended without its reply (timeout, cancel): a late reply may still come. */
+  #interrupted = false;
+  readonly #random: (n: number) => Uint8Array;
 
   private constructor(conn: HidConnection, init: CtapHidInitResponse, o: CtapHidTransportOptions) {
     this.#conn = conn;
@@ -94,6 +97,7 @@ export class CtapHidTransport implements CtapTransport {
     this.#cborBudget = o.cborBudgetMs ?? DEFAULT_CBOR_BUDGET_MS;
     this.#silence = o.keepaliveSilenceMs ?? DEFAULT_KEEPALIVE_SILENCE_MS;
     this.#maxMessage = ctapHidMaxMessage(Math.min(conn.inputReportSize, conn.outputReportSize));
+    this.#random = o.random ?? ((n) => new Uint8Array(randomBytes(n)));
   }
 
   /**
@@ -165,6 +169,7 @@ export class CtapHidTransport implements CtapTransport {
         details: { length: payload.length, max: this.#maxMessage },
       });
     }
+    if (this.#interrupted) await this.#resync(deadline, signal);
     const frames = encodeFrames(this.cid, cmd, payload, this.#conn.outputReportSize);
     let busyWait = BUSY_FIRST_MS;
     let lastKeepalive: TransportKeepalive | null = null;
@@ -248,11 +253,38 @@ export class CtapHidTransport implements CtapTransport {
   }
 
   async #sendCancel(): Promise<void> {
+    this.#interrupted = true;
     try {
       for (const f of encodeFrames(this.cid, CtapHidCmd.CANCEL, new Uint8Array(0), this.#conn.outputReportSize)) await this.#conn.write(f);
     } catch {
       // the key may be gone; the caller reports the original reason
     }
+  }
+
+  /**
+   * After an interrupted request the key may still send that request's reply, which would
+   * otherwise be taken for the next one's (or break its assembly). INIT on our own channel
+   * resynchronises it (CTAP 2.1 §11.2.9.1.3: the key drops any pending transaction); every
+   * report before the INIT reply with our nonce is discarded.
+   */
+  async #resync(deadline: Deadline, signal: AbortSignal | undefined): Promise<void> {
+    const nonce = this.#random(8);
+    for (const f of encodeFrames(this.cid, CtapHidCmd.INIT, encodeInitRequest(nonce), this.#conn.outputReportSize)) await this.#conn.write(f, signal);
+    const until = deadline.capped(DEFAULT_SHORT_BUDGET_MS);
+    const assembler = new CtapHidAssembler({ expectedCid: this.cid, reportSize: this.#conn.inputReportSize });
+    for (;;) {
+      until.check('CTAPHID channel resync');
+      let r;
+      try {
+        r = assembler.push(await this.#conn.read(Math.max(1, until.remaining()), signal), this.#clock());
+      } catch (e) {
+        if (e instanceof TimeoutError) throw new TimeoutError('the key did not answer the channel resync (INIT) in time', { cause: e });
+        throw e;
+      }
+      if (r.kind === 'error') assembler.clear();
+      if (r.kind === 'complete' && isInitReplyFor(r.message, nonce, this.cid)) break;
+    }
+    this.#interrupted = false;
   }
 
   /** Sends CANCEL, waits briefly for the answer (0x2D or an error frame), rejects with CancelledError. */
@@ -272,6 +304,7 @@ export class CtapHidTransport implements CtapTransport {
   }
 
   async #timeout(sawKeepalive: boolean, last: TransportKeepalive | null): Promise<never> {
+    this.#interrupted = true;
     // Tell the key to stop waiting for a touch, so the next request is not refused as busy.
     if (sawKeepalive) await this.#sendCancel();
     throw new TimeoutError(
