@@ -179,6 +179,8 @@ describe.skipIf(gate.skip)('PC/SC badge readers through real pcscd + vpcd', () =
     expect(dev.version).toBe('FIDO_2_0');
     const present = cardEvents.slice(mark).find((e) => e.type === 'card.present' && e.fido);
     expect(present?.cardType).toBe('ISO 14443-4');
+    // The reader answers GET DATA for the key too: its random NFCID1 (first byte 08).
+    expect(present?.uid).toMatch(/^08[0-9a-f]{6}$/);
     // getInfo through CtapNfcTransport over the real PC/SC stack.
     const t = await dev.open();
     try {

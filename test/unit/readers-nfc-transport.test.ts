@@ -101,6 +101,12 @@ describe('CtapNfcTransport ↔ FidoNfcCard (CTAP 2.1 §11.3)', () => {
     expect(err.details.sw).toBe('6a82');
   });
 
+  it('class FF GET DATA is answered with the key\'s UID, as a reader does (PC/SC part 3)', async () => {
+    const card = new FidoNfcCard(echo(), { uid: fromHex('08a1b2c3') });
+    expect(toHex(await card.transmit(fromHex('ffca000000')))).toBe('08a1b2c39000');
+    expect(new FidoNfcCard(echo()).uid[0]).toBe(0x08);
+  });
+
   it('NFCCTAP_MSG before SELECT is refused; close releases the card', async () => {
     const card = new FidoNfcCard(echo());
     expect(toHex(await card.transmit(fromHex('80108000010400')))).toBe('6985');

@@ -11,7 +11,8 @@ import { StatusWord } from '../../protocol/iso7816/status-words.ts';
 import { CommandChainAssembler, FIDO_AID, FIDO_VERSION_FIDO2, FIDO_VERSION_U2F, NfcCtap, ResponseChunker } from '../../protocol/iso7816/nfcctap.ts';
 import { build14443_4Atr } from '../../protocol/rfid/atr.ts';
 import { bytesEqual } from '../../util/bytes.ts';
-import type { VirtualCard } from './virtual-card.ts';
+import { VirtualBadgeCard, type VirtualCard } from './virtual-card.ts';
+import { randomBytes } from 'node:crypto';
 
 /** A YubiKey 5 NFC's contactless ATR shape: 14443-4 with historical bytes "80 73 C0 21 C0 57 59 75 62 69 4B 65 79" ("YubiKey"). */
 export const DEFAULT_FIDO_ATR = build14443_4Atr(Uint8Array.of(0x80, 0x73, 0xc0, 0x21, 0xc0, 0x57, 0x59, 0x75, 0x62, 0x69, 0x4b, 0x65, 0x79));
@@ -24,6 +25,12 @@ export interface FidoNfcCardOptions {
   keepaliveAfterMs?: number;
   /** Called on vpcd power off (pcscd powers the card off on every disconnect). */
   onPowerOff?: () => void;
+  /**
+   * The UID the "reader" reports for GET DATA `FF CA 00 00 00` (readers answer class FF
+   * themselves). Default: a random 4-byte NFCID1 starting with 08 (ISO 14443-3 random UID), as
+   * security keys present.
+   */
+  uid?: Uint8Array;
 }
 
 type Running = { done: boolean; result?: Uint8Array; status: KeepaliveStatusValue; promise: Promise<void>; abort: AbortController };
@@ -37,6 +44,8 @@ export class FidoNfcCard implements VirtualCard {
   private readonly chain = new CommandChainAssembler();
   private readonly chunker = new ResponseChunker();
   private running: Running | null = null;
+  // Class FF pseudo-APDUs are the reader's business (PC/SC part 3): answered like a badge.
+  private readonly reader: VirtualBadgeCard;
   private readonly keepaliveAfterMs: number;
   /** C-APDUs received (benches read it). */
   apdus = 0;
@@ -47,6 +56,12 @@ export class FidoNfcCard implements VirtualCard {
   ) {
     this.atr = options.atr ?? DEFAULT_FIDO_ATR;
     this.keepaliveAfterMs = options.keepaliveAfterMs ?? 100;
+    this.reader = new VirtualBadgeCard(options.uid ?? Uint8Array.of(0x08, ...randomBytes(3)), this.atr);
+  }
+
+  /** The UID GET DATA returns. */
+  get uid(): Uint8Array {
+    return this.reader.uid;
   }
 
   powerOn(): void {
@@ -87,6 +102,7 @@ export class FidoNfcCard implements VirtualCard {
       this.selected = true;
       return encodeResponseApdu(this.options.selectVersion === 'U2F_V2' ? FIDO_VERSION_U2F : FIDO_VERSION_FIDO2, StatusWord.SUCCESS);
     }
+    if (cmd.cla === 0xff) return this.reader.transmit(raw);
     // GET RESPONSE (ISO 7816-4 §7.6.1).
     if (cmd.cla === 0x00 && cmd.ins === 0xc0) {
       if (!this.chunker.pending) return sw(StatusWord.CONDITIONS_NOT_SATISFIED);
