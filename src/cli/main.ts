@@ -1,12 +1,13 @@
 /**
  * The `keytap` command line. Each command lives in `commands/<name>.ts` and exports a yargs
- * `CommandModule` as default; `commands/index.ts` lists them.
+ * `CommandModule` as default; `commands/index.ts` lists them and loads only the one that runs.
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { commands } from './commands/index.ts';
+import { loadCommands } from './commands/index.ts';
 
-const cli = yargs(hideBin(process.argv))
+const args = hideBin(process.argv);
+const cli = yargs(args)
   .scriptName('keytap')
   .usage('$0 <command> [options]\n\nLocal device agent for FIDO2 security keys and badge readers.')
   .strict()
@@ -18,5 +19,5 @@ const cli = yargs(hideBin(process.argv))
     console.error(`${msg}\n\nRun \`keytap --help\` for usage.`);
     process.exit(64);
   });
-for (const c of commands) cli.command(c);
+for (const c of await loadCommands(args)) cli.command(c);
 await cli.parseAsync();
