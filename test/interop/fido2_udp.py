@@ -124,7 +124,9 @@ def credential(host, port, pin):
     dev.close()
 
 
-def bench(host, port, n):
+def bench(host, port, n, verified=False):
+    """PIN changes; with verified=True each one also reads getInfo and retries before and
+    after, the same work keytap's FidoClient.changePin does to confirm the change."""
     dev = open_device(host, port)
     ctap = Ctap2(dev)
     cp = ClientPin(ctap)
@@ -135,12 +137,19 @@ def bench(host, port, n):
     for i in range(n):
         old, new = pins[i % 2], pins[(i + 1) % 2]
         t0 = time.perf_counter()
+        if verified:
+            ctap.get_info()
+            cp.get_pin_retries()
         cp.change_pin(old, new)
+        if verified:
+            ctap.get_info()
+            cp.get_pin_retries()
         times.append((time.perf_counter() - t0) * 1000.0)
     if n % 2 == 1:
         cp.change_pin(pins[1], pins[0])  # leave the key at the first PIN
     dev.close()
-    print(json.dumps({"client": "python-fido2 0.9.1", "ms": times}), flush=True)
+    name = "python-fido2 0.9.1" + (" (same reads as keytap)" if verified else "")
+    print(json.dumps({"client": name, "ms": times}), flush=True)
 
 
 if __name__ == "__main__":
@@ -151,5 +160,7 @@ if __name__ == "__main__":
         credential(host, port, sys.argv[4] if len(sys.argv) > 4 else "1234")
     elif mode == "bench":
         bench(host, port, int(sys.argv[4]))
+    elif mode == "bench-verified":
+        bench(host, port, int(sys.argv[4]), verified=True)
     else:
         sys.exit("unknown mode " + mode)

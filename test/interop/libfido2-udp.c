@@ -141,15 +141,27 @@ static double now_ms(void) {
 	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
 }
 
-static void bench(int n) {
+/* With `verified`, each change also reads getInfo and the retries before and after: the same
+ * work keytap's FidoClient.changePin does to confirm the change. */
+static void read_state(fido_dev_t *dev) {
+	fido_cbor_info_t *ci = fido_cbor_info_new();
+	int retries = -1, r;
+	if ((r = fido_dev_get_cbor_info(dev, ci)) != FIDO_OK) { fprintf(stderr, "info: %s\n", fido_strerr(r)); exit(3); }
+	fido_cbor_info_free(&ci);
+	if ((r = fido_dev_get_retry_count(dev, &retries)) != FIDO_OK) { fprintf(stderr, "retries: %s\n", fido_strerr(r)); exit(3); }
+}
+
+static void bench(int n, int verified) {
 	fido_dev_t *dev = open_dev();
 	const char *pins[2] = { "1234", "5678" };
 	int r;
 	if (!fido_dev_has_pin(dev) && (r = fido_dev_set_pin(dev, pins[0], NULL)) != FIDO_OK) { fprintf(stderr, "set pin: %s\n", fido_strerr(r)); exit(3); }
-	printf("{\"client\":\"libfido2 %s\",\"ms\":[", "1.12");
+	printf("{\"client\":\"libfido2 %s%s\",\"ms\":[", "1.12", verified ? " (same reads as keytap)" : "");
 	for (int i = 0; i < n; i++) {
 		double t0 = now_ms();
+		if (verified) read_state(dev);
 		if ((r = fido_dev_set_pin(dev, pins[(i + 1) % 2], pins[i % 2])) != FIDO_OK) { fprintf(stderr, "change pin: %s\n", fido_strerr(r)); exit(3); }
+		if (verified) read_state(dev);
 		printf("%s%.3f", i ? "," : "", now_ms() - t0);
 	}
 	printf("]}\n");
@@ -166,7 +178,8 @@ int main(int argc, char **argv) {
 	fido_init(0);
 	if (strcmp(argv[3], "scenario") == 0) scenario();
 	else if (strcmp(argv[3], "credential") == 0) credential(argc > 4 ? argv[4] : "1234");
-	else if (strcmp(argv[3], "bench") == 0 && argc > 4) bench(atoi(argv[4]));
+	else if (strcmp(argv[3], "bench") == 0 && argc > 4) bench(atoi(argv[4]), 0);
+	else if (strcmp(argv[3], "bench-verified") == 0 && argc > 4) bench(atoi(argv[4]), 1);
 	else { fprintf(stderr, "unknown mode\n"); return 64; }
 	return 0;
 }

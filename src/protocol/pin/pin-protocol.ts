@@ -120,9 +120,9 @@ abstract class PinProtocolBase implements PinUvAuthProtocol {
     return { privateKey: new SecretBytes(priv), publicKey: coseEc2KeyFromUncompressed(new Uint8Array(pub), CoseAlgorithm.ECDH_ES_HKDF_256) };
   }
 
-  #sharedSecret(priv: Uint8Array, peer: CoseEc2PublicKey): SecretBytes {
+  #sharedSecret(priv: Uint8Array, peer: CoseEc2PublicKey, checked = false): SecretBytes {
     // CTAP 2.1 §6.5.6: reject a peer key that is not on the curve (invalid-curve attacks).
-    assertP256OnCurve(peer);
+    if (!checked) assertP256OnCurve(peer);
     const ecdh = createECDH('prime256v1');
     ecdh.setPrivateKey(priv);
     const zBuf = ecdh.computeSecret(p256UncompressedPoint(peer));
@@ -136,10 +136,10 @@ abstract class PinProtocolBase implements PinUvAuthProtocol {
   }
 
   encapsulate(peer: CoseEc2PublicKey, ephemeralPrivateKey?: Uint8Array): Encapsulation {
-    assertP256OnCurve(peer);
+    assertP256OnCurve(peer); // before making a key pair for a peer we will refuse anyway
     const pair = ephemeralPrivateKey ? this.#keyPair(new Uint8Array(ephemeralPrivateKey)) : this.generateKeyPair();
     try {
-      return { keyAgreement: pair.publicKey, sharedSecret: this.#sharedSecret(pair.privateKey.exposeSecret(), peer) };
+      return { keyAgreement: pair.publicKey, sharedSecret: this.#sharedSecret(pair.privateKey.exposeSecret(), peer, true) };
     } finally {
       pair.privateKey.wipe(); // ephemeral: one use only
     }
