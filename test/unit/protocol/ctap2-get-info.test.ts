@@ -15,7 +15,7 @@ interface Profile {
   cborCanonical?: boolean;
   getInfo: Record<string, unknown>;
 }
-const profiles = (JSON.parse(readFileSync('/work/shared/reference/getinfo-profiles.json', 'utf8')) as { models: Profile[] }).models;
+const profiles = (JSON.parse(readFileSync(new URL('../../../fixtures/profiles/sources/getinfo-profiles.json', import.meta.url), 'utf8')) as { models: Profile[] }).models;
 const raw = profiles.filter((p) => p.cborHex);
 
 /** The profile JSON's view of an AuthenticatorInfo (aaguid hex, no unknown/canonical). */

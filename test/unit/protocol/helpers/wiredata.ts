@@ -1,9 +1,10 @@
 // Loads the libfido2 wire-data captures (BSD-2-Clause, Yubico AB; see
-// /work/shared/reference/wiredata/LICENSE-libfido2.txt) as 64-byte reports per macro.
+// fixtures/traces/sources/libfido2/LICENSE-libfido2.txt) as 64-byte reports per macro.
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { fromHex } from '../../../../src/util/bytes.ts';
 
-export const WIREDATA_DIR = '/work/shared/reference/wiredata';
+export const WIREDATA_DIR = fileURLToPath(new URL('../../../../fixtures/traces/sources/libfido2', import.meta.url));
 
 /** Reports per `[NAME]` section; short trailing lines are zero-padded to 64 bytes. */
 export function loadWiredata(file: string): Map<string, Uint8Array[]> {
