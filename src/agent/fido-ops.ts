@@ -5,6 +5,7 @@
  */
 import type { CtapTransport } from '../fido/ctap-transport.ts';
 import type { PinStatus } from '../fido/pin-status.ts';
+import type { AssertionResult, GetAssertionParams, MakeCredentialParams, MakeCredentialResult } from '../fido/fido-client.ts';
 import type { Pin } from '../protocol/secret.ts';
 import type { Deadline } from '../util/deadline.ts';
 import type { ProgressStatus } from '../api/types.ts';
@@ -22,24 +23,8 @@ export interface FidoOps {
   changePin(current: Pin, next: Pin, o?: FidoOpOptions & { confirmLastAttempt?: boolean }): Promise<PinStatus>;
   verifyPin(pin: Pin, o?: FidoOpOptions & { confirmLastAttempt?: boolean }): Promise<PinStatus>;
   reset(o?: FidoOpOptions): Promise<PinStatus>;
-  makeCredential(
-    p: {
-      rpId: string;
-      rp?: { id: string; name?: string };
-      user: { id: Uint8Array; name?: string; displayName?: string };
-      clientDataHash: Uint8Array;
-      pin?: Pin;
-      residentKey?: boolean;
-      userVerification?: boolean;
-      excludeList?: Uint8Array[];
-      algorithms?: number[];
-    },
-    o?: FidoOpOptions,
-  ): Promise<{ fmt: string; authData: Uint8Array; attStmt: unknown; credentialId: Uint8Array; publicKey: unknown }>;
-  getAssertion(
-    p: { rpId: string; clientDataHash: Uint8Array; allowCredentials?: Uint8Array[]; pin?: Pin; userVerification?: boolean },
-    o?: FidoOpOptions,
-  ): Promise<Array<{ credentialId: Uint8Array; authData: Uint8Array; signature: Uint8Array; user?: { id: Uint8Array; name?: string; displayName?: string }; numberOfCredentials?: number }>>;
+  makeCredential(p: MakeCredentialParams, o?: FidoOpOptions): Promise<MakeCredentialResult>;
+  getAssertion(p: GetAssertionParams, o?: FidoOpOptions): Promise<AssertionResult[]>;
   wink(o?: FidoOpOptions): Promise<void>;
 }
 

@@ -91,20 +91,7 @@ export class UdpCtapHidServer {
         }),
       );
     }
-    const socket = createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
-    return new Promise((resolve, reject) => {
-      const onError = (e: Error): void => {
-        socket.close();
-        reject(new UdpServerError('SIM_UDP_BIND_FAILED', `cannot bind UDP ${host}:${port}: ${e.message}`, { cause: e, details: { host, port } }));
-      };
-      socket.once('error', onError);
-      socket.bind(port, host, () => {
-        socket.off('error', onError);
-        // Later socket errors (e.g. ICMP port unreachable to a vanished host) are not fatal.
-        socket.on('error', () => undefined);
-        resolve(new UdpCtapHidServer(authenticator, socket, options));
-      });
-    });
+    return bindUdp(host, port).then((socket) => new UdpCtapHidServer(authenticator, socket, options));
   }
 
   /** The bound address (the real port when 0 was asked for). */
@@ -164,4 +151,25 @@ export class UdpCtapHidServer {
     if (!to) return;
     this.#socket.send(report, to.port, to.address);
   }
+}
+
+/**
+ * Binds a UDP socket on `host:port` (port 0 picks a free one). Rejects with `UdpServerError`
+ * SIM_UDP_BIND_FAILED. Later socket errors (an ICMP port unreachable to a vanished client)
+ * are not fatal to a server, so they are swallowed once bound.
+ */
+export function bindUdp(host: string, port: number): Promise<Socket> {
+  const socket = createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
+  return new Promise((resolve, reject) => {
+    const onError = (e: Error): void => {
+      socket.close();
+      reject(new UdpServerError('SIM_UDP_BIND_FAILED', `cannot bind UDP ${host}:${port}: ${e.message}`, { cause: e, details: { host, port } }));
+    };
+    socket.once('error', onError);
+    socket.bind(port, host, () => {
+      socket.off('error', onError);
+      socket.on('error', () => undefined);
+      resolve(socket);
+    });
+  });
 }

@@ -3,11 +3,10 @@
  * authenticator's endpoint (`src/sim/udp-server.ts`): one 64-byte report per datagram, replies
  * to the sender. Loopback only unless `allowRemote`.
  */
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { isIP } from 'node:net';
+import type { RemoteInfo, Socket } from 'node:dgram';
 import { TraceDevice } from './trace-device.ts';
 import { TraceReplayer, type TraceReplayerOptions } from './trace-replayer.ts';
-import { isLoopbackHost, UdpServerError } from '../udp-server.ts';
+import { bindUdp, isLoopbackHost, UdpServerError } from '../udp-server.ts';
 import type { Trace } from '../../protocol/trace/trace-model.ts';
 import { CTAPHID_REPORT_SIZE, CtapHidCmd, KeepaliveStatus } from '../../protocol/ctaphid/constants.ts';
 import { CtapHidDevice } from '../ctaphid-device.ts';
@@ -93,19 +92,7 @@ export class TraceUdpServer {
     if (!isLoopbackHost(host) && !options.allowRemote) {
       return Promise.reject(new UdpServerError('SIM_UDP_NON_LOOPBACK', `refusing to serve a trace on non-loopback address ${host}; pass --allow-remote to do it on purpose`, { details: { host } }));
     }
-    const socket = createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
-    return new Promise((resolve, reject) => {
-      const onError = (e: Error): void => {
-        socket.close();
-        reject(new UdpServerError('SIM_UDP_BIND_FAILED', `cannot bind UDP ${host}:${port}: ${e.message}`, { cause: e, details: { host, port } }));
-      };
-      socket.once('error', onError);
-      socket.bind(port, host, () => {
-        socket.off('error', onError);
-        socket.on('error', () => undefined);
-        resolve(new TraceUdpServer(trace, socket, options));
-      });
-    });
+    return bindUdp(host, port).then((socket) => new TraceUdpServer(trace, socket, options));
   }
 
   /** The replay in progress (for `assertConsumed()` and `failure`). */

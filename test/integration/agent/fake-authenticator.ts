@@ -8,6 +8,7 @@
 import type { CtapTransport } from '../../../src/fido/ctap-transport.ts';
 import type { PinStatus } from '../../../src/fido/pin-status.ts';
 import type { Pin } from '../../../src/protocol/secret.ts';
+import type { CborKey, CborValue } from '../../../src/protocol/cbor.ts';
 import { KeytapError } from '../../../src/protocol/errors.ts';
 import { CancelledError } from '../../../src/protocol/transport-errors.ts';
 import type { FidoOps, FidoOpOptions } from '../../../src/agent/fido-ops.ts';
@@ -137,9 +138,9 @@ export class FakeKey {
         return {
           fmt: 'packed',
           authData: new Uint8Array(37).fill(1),
-          attStmt: new Map<string, unknown>([['alg', -7], ['sig', new Uint8Array([1, 2, 3])]]),
+          attStmt: new Map<CborKey, CborValue>([['alg', -7], ['sig', new Uint8Array([1, 2, 3])]]),
           credentialId: new Uint8Array([9, 9, 9, p.clientDataHash[0]]),
-          publicKey: new Map<number, unknown>([[1, 2], [3, -7], [-1, 1]]),
+          publicKey: new Map<CborKey, CborValue>([[1, 2], [3, -7], [-1, 1]]),
         };
       },
       getAssertion: async (p, o) => {
