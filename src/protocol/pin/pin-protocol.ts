@@ -120,9 +120,9 @@ abstract class PinProtocolBase implements PinUvAuthProtocol {
     return { privateKey: new SecretBytes(priv), publicKey: coseEc2KeyFromUncompressed(new Uint8Array(pub), CoseAlgorithm.ECDH_ES_HKDF_256) };
   }
 
-  #sharedSecret(priv: Uint8Array, peer: CoseEc2PublicKey, checked = false): SecretBytes {
+  #sharedSecret(priv: Uint8Array, peer: CoseEc2PublicKey): SecretBytes {
     // CTAP 2.1 §6.5.6: reject a peer key that is not on the curve (invalid-curve attacks).
-    if (!checked) assertP256OnCurve(peer);
+    assertP256OnCurve(peer);
     const ecdh = createECDH('prime256v1');
     ecdh.setPrivateKey(priv);
     const zBuf = ecdh.computeSecret(p256UncompressedPoint(peer));
@@ -136,13 +136,34 @@ abstract class PinProtocolBase implements PinUvAuthProtocol {
   }
 
   encapsulate(peer: CoseEc2PublicKey, ephemeralPrivateKey?: Uint8Array): Encapsulation {
-    assertP256OnCurve(peer); // before making a key pair for a peer we will refuse anyway
-    const pair = ephemeralPrivateKey ? this.#keyPair(new Uint8Array(ephemeralPrivateKey)) : this.generateKeyPair();
-    try {
-      return { keyAgreement: pair.publicKey, sharedSecret: this.#sharedSecret(pair.privateKey.exposeSecret(), peer, true) };
-    } finally {
-      pair.privateKey.wipe(); // ephemeral: one use only
+    // CTAP 2.1 §6.5.6: reject a peer key that is not on the curve (invalid-curve attacks),
+    // before making a key pair for a peer we would refuse anyway.
+    assertP256OnCurve(peer);
+    // One ECDH object for the ephemeral pair and the agreement: two scalar multiplications,
+    // not three (building the pair and re-importing the scalar each cost one).
+    for (let attempt = 0; attempt < 16; attempt++) {
+      const priv = ephemeralPrivateKey ? new Uint8Array(ephemeralPrivateKey) : this.random(32);
+      const ecdh = createECDH('prime256v1');
+      try {
+        ecdh.setPrivateKey(priv);
+      } catch {
+        priv.fill(0);
+        // A random 32-byte string is a valid scalar unless it is 0 or ≥ n (~2⁻³²): draw again.
+        if (ephemeralPrivateKey) throw new PinProtocolError('the ephemeral private key is not a valid P-256 scalar', 'random');
+        continue;
+      }
+      priv.fill(0); // ephemeral: one use only
+      const keyAgreement = coseEc2KeyFromUncompressed(new Uint8Array(ecdh.getPublicKey()), CoseAlgorithm.ECDH_ES_HKDF_256);
+      const zBuf = ecdh.computeSecret(p256UncompressedPoint(peer));
+      const z = new Uint8Array(zBuf);
+      zBuf.fill(0);
+      try {
+        return { keyAgreement, sharedSecret: this.kdf(z) };
+      } finally {
+        z.fill(0);
+      }
     }
+    throw new PinProtocolError('random source gave no valid P-256 private key in 16 attempts', 'random');
   }
 
   decapsulate(own: KeyAgreementKeyPair, peer: CoseEc2PublicKey): SecretBytes {
