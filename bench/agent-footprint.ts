@@ -50,7 +50,7 @@ await new Promise<void>((resolve, reject) => {
   child.once('exit', (c) => reject(new Error(`serve exited ${c}: ${err}`)));
 });
 const ready = performance.now() - t0;
-console.log(`keytap serve: spawn → "keytap ready" ${ready.toFixed(0)} ms (goal ≤ 500; includes node start + tsx loader)`);
+console.log(`keytap serve: spawn → "keytap ready" ${ready.toFixed(0)} ms (goal ≤ 500; includes Node start, and the tsx loader when dist/ is older than src/)`);
 const client = await KeytapClient.connect({ socketPath: join(dir, 'k.sock'), subscribe: 'all' });
 const devices = (await client.devicesList()).devices;
 console.log(`devices attached: ${devices.length} (${devices.map((d) => d.kind).join(', ')}); hid polling ${hidFlag.length ? 'off' : 'on'}`);
