@@ -6,7 +6,7 @@
  *   keytap sim devices
  *   keytap sim plug | unplug | power-cycle           [--device ID]
  *   keytap sim touch approve|deny|ignore [--always]   [--device ID]
- *   keytap sim pin-state [--no-pin] [--retries N]     [--device ID]   (PIN from stdin)
+ *   keytap sim pin-state [--no-pin] [--retries N] [--force-change] [--min-length N] [--device ID]   (PIN from stdin)
  *   keytap sim fault disconnect|corrupt|busy|stall|slow|clear [--at-message N] [--phase before|after]
  *                    [--target cmd|seq] [--ms N] [--keepalives stop|forever] [--delay-ms N] [--device ID]
  *
@@ -29,6 +29,8 @@ interface SimArgs {
   always?: boolean;
   pin?: boolean;
   retries?: number;
+  forceChange?: boolean;
+  minLength?: number;
   atMessage?: number;
   phase?: string;
   target?: string;
@@ -67,7 +69,16 @@ export async function simCall(a: SimArgs, stdin: NodeJS.ReadableStream = process
       return { method: 'sim.touch', params: { ...dev, mode: a.arg, once: a.always !== true } };
     case 'pin-state': {
       const pin = a.pin === false ? null : await readPinLine(stdin);
-      return { method: 'sim.pin.setState', params: { ...dev, pin, ...(a.retries !== undefined ? { retries: a.retries } : {}) } };
+      return {
+        method: 'sim.pin.setState',
+        params: {
+          ...dev,
+          pin,
+          ...(a.retries !== undefined ? { retries: a.retries } : {}),
+          ...(a.forceChange ? { forcePinChange: true } : {}),
+          ...(a.minLength !== undefined ? { minPinLength: a.minLength } : {}),
+        },
+      };
     }
     case 'fault': {
       const kinds = ['disconnect', 'corrupt', 'busy', 'stall', 'slow', 'clear'];
@@ -104,6 +115,8 @@ const command: CommandModule<object, SimArgs> = {
       .option('always', { type: 'boolean', describe: 'touch: make it the default answer instead of only the next one' })
       .option('pin', { type: 'boolean', default: true, describe: 'pin-state: --no-pin resets the key to "no PIN set"' })
       .option('retries', { type: 'number', describe: 'pin-state: attempts left (0-8; default 8)' })
+      .option('force-change', { type: 'boolean', describe: 'pin-state: the key demands a PIN change (authenticatorConfig forceChangePin)' })
+      .option('min-length', { type: 'number', describe: 'pin-state: minimum PIN length the key enforces (4-63, authenticatorConfig)' })
       .option('at-message', { type: 'number', describe: 'fault disconnect: the Nth host message after arming (default 1)' })
       .option('phase', { choices: ['before', 'after'], describe: 'fault disconnect: before or after the key processed it' })
       .option('target', { choices: ['cmd', 'seq'], describe: 'fault corrupt: what to break in the next reply' })

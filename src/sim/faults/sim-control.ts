@@ -17,6 +17,7 @@ import type { VirtualAuthenticator } from '../authenticator/virtual-authenticato
 import type { VirtualHidDevice } from '../virtual-hid.ts';
 import type { TouchController } from '../env.ts';
 import { FaultInjector, parseFaultSpec, type FaultSpec } from './fault-injector.ts';
+import { configureMinPinLength } from './sim-config.ts';
 
 /** One simulated key as the control plane needs it (src/main.ts `SimulatedKey`). */
 export interface SimKeyLike {
@@ -169,18 +170,24 @@ export function createSimControl(sim: SimulatorLike, options: SimControlOptions 
         {
           pin: { type: ['string', 'null'], minLength: 1, maxLength: 256 },
           retries: { type: 'integer', minimum: 0, maximum: 8 },
+          forcePinChange: { type: 'boolean' },
+          minPinLength: { type: 'integer', minimum: 4, maximum: 63 },
         },
         ['pin'],
       ),
       role: 'admin',
       // `pin` is taken out of params as a Pin by the agent; null (no PIN) stays in params.
       secretParams: ['pin'],
-      handler: async (p: { device?: string; pin?: string | null; retries?: number }, ctx) => {
+      handler: async (p: { device?: string; pin?: string | null; retries?: number; forcePinChange?: boolean; minPinLength?: number }, ctx) => {
         const { k, index } = find(p.device);
         const pin = ctx.secrets.pin ?? (typeof p.pin === 'string' ? Pin.fromString(p.pin) : undefined);
         try {
           if (!k.hid.plugged) throw new SimStateError(`${k.key} is unplugged; sim.plug it first`);
           if (!pin && p.retries !== undefined) throw new SimStateError('retries need a PIN');
+          if (!pin && (p.forcePinChange || p.minPinLength !== undefined)) throw new SimStateError('forcePinChange and minPinLength need a PIN');
+          // Configuring needs a token, and a token resets the retries to the maximum; a key that
+          // must change its PIN refuses the attempts that would spend them (client-side too).
+          if ((p.forcePinChange || p.minPinLength !== undefined) && (p.retries ?? 8) < 8) throw new SimStateError('set retries or forcePinChange/minPinLength, not both');
           // Through the authenticator's own CTAP surface, so the state is one a real key can be in:
           // reset (inside the window after power-up, touch approved), set the PIN, spend attempts.
           powerCycle(index);
@@ -189,6 +196,18 @@ export function createSimControl(sim: SimulatorLike, options: SimControlOptions 
           if (pin) {
             const text = new TextDecoder().decode(pin.exposeSecret());
             await withClient(k, (c) => c.setPin(Pin.fromString(text)));
+            if (p.forcePinChange || p.minPinLength !== undefined) {
+              // authenticatorConfig setMinPINLength, as an administrator's tool would send it.
+              const cfg = { ...(p.forcePinChange ? { forceChangePin: true } : {}), ...(p.minPinLength !== undefined ? { newMinPINLength: p.minPinLength } : {}) };
+              const t = await CtapHidTransport.open(k.hid.open(), { kind: 'virtual', descriptor: k.hid.info.path });
+              try {
+                await configureMinPinLength(t, Pin.fromString(text), cfg);
+              } catch (e) {
+                throw new SimStateError(`the key refused authenticatorConfig (${(e as Error).message}); its profile may not support setMinPINLength`);
+              } finally {
+                await t.close();
+              }
+            }
             const spend = 8 - (p.retries ?? 8);
             for (let i = 0; i < spend; i++) {
               if (i > 0 && i % 3 === 0) powerCycle(index); // soft lock after 3 in a row (CTAP 2.1 §6.5.2.1)

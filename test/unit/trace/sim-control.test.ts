@@ -92,6 +92,16 @@ describe('createSimControl', () => {
     expect(none.status).toMatchObject({ state: 'no-pin' });
   });
 
+  it('pin.setState sets forcePinChange and a minimum PIN length through authenticatorConfig (CTAP 2.1 §6.11.4)', async () => {
+    const sim = simulator();
+    const c = createSimControl(sim);
+    const r = (await method(c, 'sim.pin.setState').handler({ forcePinChange: true, minPinLength: 6 }, ctx({ pin: Pin.fromString('482613') }))) as { status: unknown };
+    expect(r.status).toMatchObject({ state: 'change-required', retriesLeft: 8, minLength: 6 });
+    expect(sim.keys[0]!.authenticator.pinState).toMatchObject({ pinSet: true, forcePinChange: true, minPinLength: 6 });
+    await expect(method(c, 'sim.pin.setState').handler({ forcePinChange: true, retries: 3 }, ctx({ pin: Pin.fromString('482613') }))).rejects.toMatchObject({ code: 'SIM_STATE' });
+    await expect(method(c, 'sim.pin.setState').handler({ pin: null, forcePinChange: true }, ctx())).rejects.toMatchObject({ code: 'SIM_STATE' });
+  });
+
   it('error classes keep name and code', () => {
     expect(new SimDeviceNotFoundError('x')).toMatchObject({ name: 'SimDeviceNotFoundError', code: 'DEVICE_NOT_FOUND' });
     expect(new SimStateError('x')).toMatchObject({ name: 'SimStateError', code: 'SIM_STATE' });
