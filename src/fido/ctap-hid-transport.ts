@@ -172,6 +172,7 @@ export class CtapHidTransport implements CtapTransport {
     if (this.#interrupted) await this.#resync(deadline, signal);
     const frames = encodeFrames(this.cid, cmd, payload, this.#conn.outputReportSize);
     let busyWait = BUSY_FIRST_MS;
+    let sawBusy = false;
     let lastKeepalive: TransportKeepalive | null = null;
     for (;;) {
       deadline.check('CTAPHID request');
@@ -184,7 +185,7 @@ export class CtapHidTransport implements CtapTransport {
       let reply: CtapHidMessage | null = null;
       while (reply === null) {
         const left = deadline.remaining();
-        if (left <= 0) return this.#timeout(sawKeepalive, lastKeepalive);
+        if (left <= 0) return this.#timeout(sawKeepalive, lastKeepalive, sawBusy);
         const wait = sawKeepalive ? Math.min(left, this.#silence) : left;
         let report: Uint8Array;
         try {
@@ -196,7 +197,7 @@ export class CtapHidTransport implements CtapTransport {
               await this.#sendCancel();
               throw new TimeoutError(`the key stopped answering: no report for ${this.#silence} ms after a keepalive`, { cause: e });
             }
-            return this.#timeout(sawKeepalive, lastKeepalive);
+            return this.#timeout(sawKeepalive, lastKeepalive, sawBusy);
           }
           throw e;
         }
@@ -217,6 +218,7 @@ export class CtapHidTransport implements CtapTransport {
       if (reply.cmd === CtapHidCmd.ERROR) {
         const code = decodeCtapHidErrorPayload(reply.payload);
         if (code === CtapHidErrorCode.CHANNEL_BUSY) {
+          sawBusy = true;
           // Another channel holds the key (CTAP 2.1 §11.2.9.1.6): back off and resend, within budget.
           const left = deadline.remaining();
           if (left <= 0) throw new DeviceBusyError('the key stayed busy with another application until the deadline', { details: { hidError: code } });
@@ -303,8 +305,10 @@ export class CtapHidTransport implements CtapTransport {
     throw new CancelledError('request was cancelled', { cause: signal?.reason });
   }
 
-  async #timeout(sawKeepalive: boolean, last: TransportKeepalive | null): Promise<never> {
+  async #timeout(sawKeepalive: boolean, last: TransportKeepalive | null, sawBusy = false): Promise<never> {
     this.#interrupted = true;
+    // The budget ran out on a retry after CHANNEL_BUSY: the cause is the other application.
+    if (sawBusy && !sawKeepalive) throw new DeviceBusyError('the key stayed busy with another application until the deadline', { details: { hidError: CtapHidErrorCode.CHANNEL_BUSY } });
     // Tell the key to stop waiting for a touch, so the next request is not refused as busy.
     if (sawKeepalive) await this.#sendCancel();
     throw new TimeoutError(
