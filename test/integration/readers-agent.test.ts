@@ -3,6 +3,7 @@
  * control plane (`sim.card.present` / `sim.card.remove`), with card notifications reaching a
  * WebSocket client (DESIGN.md §5 contract: reader, uid hex, atr hex, cardType).
  */
+import { rpcError } from './agent/helpers.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,16 +43,6 @@ function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: numbe
       resolve({ status, stdout });
     });
   });
-}
-
-async function rpcError(p: Promise<unknown>): Promise<KeytapRpcError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof KeytapRpcError) return e;
-    throw e;
-  }
-  throw new Error('expected an error response');
 }
 
 function nextNotification(c: KeytapClient, method: string): Promise<any> {

@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeKey, FakeProvider } from './fake-authenticator.ts';
-import { startTestAgent, until, type TestAgent } from './helpers.ts';
+import { startTestAgent, until, type TestAgent, rpcError } from './helpers.ts';
 import { KeytapRpcError, KeytapClient } from '../../../src/client/keytap-client.ts';
 import { deviceIdFor } from '../../../src/agent/device-registry.ts';
 import { toBase64Url } from '../../../src/util/bytes.ts';
@@ -26,16 +26,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await t.close();
 });
-
-async function rpcError(p: Promise<unknown>): Promise<KeytapRpcError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof KeytapRpcError) return e;
-    throw e;
-  }
-  throw new Error('expected an error');
-}
 
 describe('initialize and devices (DESIGN.md §5)', () => {
   it('initialize returns version, protocol version, capabilities with every core method, and the role', async () => {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import WebSocket from 'ws';
 import { FakeKey, FakeProvider } from './fake-authenticator.ts';
-import { ADMIN_TOKEN, CLIENT_TOKEN, rawSocket, startTestAgent, until, type TestAgent } from './helpers.ts';
+import { ADMIN_TOKEN, CLIENT_TOKEN, rawSocket, startTestAgent, until, type TestAgent, rpcError } from './helpers.ts';
 import { KeytapClient, KeytapRpcError } from '../../../src/client/keytap-client.ts';
 import { deviceIdFor } from '../../../src/agent/device-registry.ts';
 import { TokenStore } from '../../../src/agent/token-store.ts';
@@ -56,16 +56,6 @@ function upgradeStatus(port: number, headers: Record<string, string>): Promise<n
     req.on('error', reject);
     req.end();
   });
-}
-
-async function rpcError(p: Promise<unknown>): Promise<KeytapRpcError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof KeytapRpcError) return e;
-    throw e;
-  }
-  throw new Error('expected an error');
 }
 
 describe('upgrade gates (DESIGN.md §6)', () => {

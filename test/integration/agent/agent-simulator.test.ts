@@ -6,7 +6,7 @@
  * a PIN change after which the key's own state is what clients see.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startTestAgent, until, ADMIN_TOKEN, type TestAgent } from './helpers.ts';
+import { startTestAgent, until, ADMIN_TOKEN, type TestAgent, rpcError } from './helpers.ts';
 import { SimKey, SimKeyProvider, isChangePin } from './sim-key.ts';
 import { fidoClientFactory } from '../../../src/main.ts';
 import { deviceIdFor } from '../../../src/agent/device-registry.ts';
@@ -29,16 +29,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await t.close();
 });
-
-async function rpcError(p: Promise<unknown>): Promise<KeytapRpcError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof KeytapRpcError) return e;
-    throw e;
-  }
-  throw new Error('expected an error');
-}
 
 describe('every fido method against the virtual key', () => {
   it('fido.info returns getInfo with base64url aaguid', async () => {

@@ -9,6 +9,7 @@ import { resolveConfig, type RawConfig } from '../../../src/agent/config.ts';
 import { createLogger } from '../../../src/agent/logger.ts';
 import { TokenStore } from '../../../src/agent/token-store.ts';
 import type { FidoClientFactory } from '../../../src/agent/fido-ops.ts';
+import { KeytapRpcError } from '../../../src/client/keytap-client.ts';
 import { KeytapClient, type ConnectOptions } from '../../../src/client/keytap-client.ts';
 import { SUBPROTOCOL } from '../../../src/api/constants.ts';
 import { fakeFidoFactory } from './fake-authenticator.ts';
@@ -120,4 +121,15 @@ export async function until(pred: () => boolean, what = 'condition', maxTurns = 
     await new Promise((r) => setTimeout(r, 5));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/** The JSON-RPC error a request ends with; fails the test if it succeeds or fails otherwise. */
+export async function rpcError(p: Promise<unknown>): Promise<KeytapRpcError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof KeytapRpcError) return e;
+    throw e;
+  }
+  throw new Error('expected an error response');
 }
