@@ -31,7 +31,7 @@ await agent.start();
 const sim = new SimulatedAuthenticatorProvider(['']);
 await agent.addProvider(sim);
 
-const child = spawn(process.execPath, ['--import', 'tsx', new URL('./agent-fanout-clients.ts', import.meta.url).pathname, agent.url!, token, String(CLIENTS)], { stdio: ['pipe', 'pipe', 'inherit'] });
+const child = spawn(process.execPath, ['--import', 'tsx', new URL('./_agent-fanout-clients.ts', import.meta.url).pathname, agent.url!, token, String(CLIENTS)], { stdio: ['pipe', 'pipe', 'inherit'] });
 const lines = createInterface({ input: child.stdout! });
 const waiters: Array<(l: string) => void> = [];
 const queue: string[] = [];

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs the benchmarks in bench/ (each a standalone TypeScript program that prints its own
-// table), one after another. `npm run bench -- agent` runs only files whose name contains "agent".
+// table), one after another; files starting with `_` are helper processes, not benchmarks. `npm run bench -- agent` runs only files whose name contains "agent".
 // Benchmarks report figures and ratios; nothing here asserts on time.
 import { readdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
