@@ -8,31 +8,10 @@ import { execSync } from 'node:child_process';
 import { fidoContract, type ContractTarget } from './fido-contract.ts';
 import { openFidoDevice } from '../../src/fido/open-device.ts';
 import { FidoClient } from '../../src/fido/fido-client.ts';
-import { HidDeviceSource } from '../../src/drivers/hid/hid-device-source.ts';
+import { waitForReinsertion } from '../hil/hil-target.ts';
 
 const device = process.env.KEYTAP_HIL_DEVICE;
 const destructive = process.env.KEYTAP_HIL_DESTRUCTIVE === '1';
-
-async function waitForReinsertion(): Promise<void> {
-  const src = new HidDeviceSource({ intervalMs: 250 });
-  process.stderr.write('[keytap HIL] remove the key now, then insert it again\n');
-  try {
-    await new Promise<void>((resolve, reject) => {
-      let removed = false;
-      const timer = setTimeout(() => reject(new Error('key was not re-inserted within 60 s')), 60_000);
-      const stop = src.watch((e) => {
-        if (e.type === 'detached') removed = true;
-        if (e.type === 'attached' && removed) {
-          clearTimeout(timer);
-          stop();
-          resolve();
-        }
-      });
-    });
-  } finally {
-    await src.close();
-  }
-}
 
 fidoContract(
   `real key ${device ?? '(KEYTAP_HIL_DEVICE unset)'}`,

@@ -102,7 +102,8 @@ async function rawConnection(selector: string): Promise<{ conn: HidConnection; t
   return { conn: await NodeHidConnection.open(d.path), transport: 'hid' };
 }
 
-async function waitForReinsertion(): Promise<void> {
+/** Asks the person at the bench to re-insert the key and waits for it (60 s): a real power cycle. */
+export async function waitForReinsertion(): Promise<void> {
   const { HidDeviceSource } = await import('../../src/drivers/hid/hid-device-source.ts');
   const src = new HidDeviceSource({ intervalMs: 250 });
   process.stderr.write('[keytap HIL] remove the key now, then insert it again (60 s)\n');
