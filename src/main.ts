@@ -13,7 +13,9 @@ import type { AuthenticatorDevice, AuthenticatorProvider, ProviderEvent, ReaderP
 import type { FidoClientFactory } from './agent/fido-ops.ts';
 import { FidoClient } from './fido/fido-client.ts';
 import { CtapHidTransport } from './fido/ctap-hid-transport.ts';
-import type { HidDeviceInfo } from './drivers/hid-connection.ts';
+import type { HidConnection, HidDeviceInfo } from './drivers/hid-connection.ts';
+import { TrafficTrace } from './sim/trace/traffic-trace.ts';
+
 import { VirtualHidDevice } from './sim/virtual-hid.ts';
 import { VirtualAuthenticator } from './sim/authenticator/virtual-authenticator.ts';
 import { createSimEnv, TouchController, type TouchPolicy } from './sim/env.ts';
@@ -25,6 +27,9 @@ import { checkReadersConfig, createReaderSources } from './readers/reader-config
 import { agentProvidersFor } from './readers/agent-providers.ts';
 import { VirtualReaderSource } from './sim/readers/virtual-reader.ts';
 import { simCardMethods } from './sim/readers/sim-card-methods.ts';
+
+/** Decorates a key's connection for one transaction (the traffic trace). */
+type ConnectionWrapper = (conn: HidConnection, device: { key: string; name: string }) => HidConnection;
 
 /** The package version, for `initialize`. */
 export function packageVersion(): string {
@@ -60,7 +65,7 @@ export class SimulatedAuthenticatorProvider implements AuthenticatorProvider {
    * @param profiles profile names; `''` or `default` means the default profile.
    * @param options.touch the virtual user's default answer (default `auto`).
    */
-  constructor(profiles: string[], options: { touch?: TouchPolicy } = {}) {
+  constructor(profiles: string[], options: { touch?: TouchPolicy; wrap?: ConnectionWrapper } = {}) {
     profiles.forEach((name, i) => {
       // `--simulate --simulate solo-1` loses the empty value in yargs, so `default` names the default profile too.
       const profile = loadProfile(name === '' || name === 'default' ? DEFAULT_PROFILE : name);
@@ -80,7 +85,10 @@ export class SimulatedAuthenticatorProvider implements AuthenticatorProvider {
         productId: hid.info.productId,
         serialNumber: hid.info.serialNumber,
         extra: { profile: profile.name },
-        open: (signal) => CtapHidTransport.open(faults.wrap(hid.open()), { kind: 'virtual', descriptor: hid.info.path, ...(signal ? { signal } : {}) }),
+        open: (signal) => {
+          const conn = faults.wrap(hid.open());
+          return CtapHidTransport.open(options.wrap ? options.wrap(conn, { key, name: `${profile.model} (simulated)` }) : conn, { kind: 'virtual', descriptor: hid.info.path, ...(signal ? { signal } : {}) });
+        },
       };
       this.keys.push({ key, profile: profile.name, authenticator, hid, touch, faults, device });
     });
@@ -129,7 +137,10 @@ function hidKey(d: HidDeviceInfo): string {
  * @param options.devDir the directory whose `hidraw*` entries signal hotplug (default `/dev`).
  * @param options.safetyPollMs the slow re-enumeration besides the watch (default `HID_SAFETY_POLL_MS`).
  */
-export async function createHidProvider(logger: Logger, options: { enumerate?: () => Promise<HidDeviceInfo[]>; devDir?: string; safetyPollMs?: number } = {}): Promise<AuthenticatorProvider> {
+export async function createHidProvider(
+  logger: Logger,
+  options: { enumerate?: () => Promise<HidDeviceInfo[]>; devDir?: string; safetyPollMs?: number; wrap?: ConnectionWrapper } = {},
+): Promise<AuthenticatorProvider> {
   const { HidDeviceSource } = await import('./drivers/hid/hid-device-source.ts');
   const { NodeHidConnection } = await import('./drivers/hid/node-hid-connection.ts');
   // Hotplug without busy polling: hidraw nodes appear and vanish in /dev, and inotify (fs.watch)
@@ -165,7 +176,11 @@ export async function createHidProvider(logger: Logger, options: { enumerate?: (
     vendorId: d.vendorId,
     productId: d.productId,
     ...(d.serialNumber ? { serialNumber: d.serialNumber } : {}),
-    open: async (signal) => CtapHidTransport.open(await NodeHidConnection.open(d.path, signal ? { signal } : {}), { kind: 'usb', descriptor: d.path, ...(signal ? { signal } : {}) }),
+    open: async (signal) => {
+      const conn: HidConnection = await NodeHidConnection.open(d.path, signal ? { signal } : {});
+      const name = [d.manufacturer, d.product].filter(Boolean).join(' ') || 'FIDO security key';
+      return CtapHidTransport.open(options.wrap ? options.wrap(conn, { key: hidKey(d), name }) : conn, { kind: 'usb', descriptor: d.path, ...(signal ? { signal } : {}) });
+    },
   });
   return {
     name: 'hid',
@@ -232,14 +247,18 @@ export async function runAgent(options: RunAgentOptions = {}): Promise<RunningAg
   await agent.start();
   let simulator: SimulatedAuthenticatorProvider | null = null;
   let virtualReader: VirtualReaderSource | null = null;
+  // The traffic trace (off by default): every key transaction recorded, secrets masked.
+  const tracer = config.traceDir ? new TrafficTrace(config.traceDir, { onError: (e) => logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'cannot write a traffic trace file') }) : null;
+  const wrap: ConnectionWrapper | undefined = tracer ? (conn, device) => tracer.wrap(conn, device) : undefined;
+  if (tracer) logger.info({ traceDir: tracer.dir }, 'traffic trace on');
   try {
     if (config.simulate.length > 0) {
-      simulator = new SimulatedAuthenticatorProvider(config.simulate);
+      simulator = new SimulatedAuthenticatorProvider(config.simulate, wrap ? { wrap } : {});
       await agent.addProvider(simulator);
     }
     if (config.hid) {
       try {
-        await agent.addProvider(await createHidProvider(logger));
+        await agent.addProvider(await createHidProvider(logger, wrap ? { wrap } : {}));
       } catch (e) {
         logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'USB HID security keys unavailable (node-hid could not load); continuing without them');
       }

@@ -51,6 +51,11 @@ export interface AgentConfig {
   simulate: string[];
   /** Watch USB HID security keys through node-hid (default true). */
   hid: boolean;
+  /**
+   * Directory for the traffic trace (DESIGN.md §8): one masked trace file per key transaction,
+   * in the fixture format (fixtures/README.md). Default null: off.
+   */
+  traceDir: string | null;
   /** Badge readers (docs/readers.md): `{pcsc?, serial?, hid?, allow?, deny?, quietMs?}`; validated where readers are wired (src/main.ts). */
   readers: Record<string, unknown>;
   logLevel: string;
@@ -71,6 +76,7 @@ export interface RawConfig {
   allowOrigins?: string[];
   simulate?: string[];
   hid?: boolean;
+  traceDir?: string | null;
   readers?: Record<string, unknown>;
   logLevel?: string;
   requestTimeoutMs?: number;
@@ -105,6 +111,7 @@ const rawSchema = {
     allowOrigins: { type: 'array', items: { type: 'string' } },
     simulate: { type: 'array', items: { type: 'string' } },
     hid: { type: 'boolean' },
+    traceDir: { anyOf: [{ type: 'string', minLength: 1 }, { type: 'null' }] },
     readers: { type: 'object' },
     logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
     requestTimeoutMs: int(100, 300_000),
@@ -170,6 +177,7 @@ export function rawFromEnv(env: NodeJS.ProcessEnv): RawConfig {
   if (env.KEYTAP_ALLOW_ORIGINS) raw.allowOrigins = list(env.KEYTAP_ALLOW_ORIGINS);
   if (env.KEYTAP_SIMULATE) raw.simulate = list(env.KEYTAP_SIMULATE);
   if (env.KEYTAP_HID) raw.hid = bool('KEYTAP_HID', env.KEYTAP_HID);
+  if (env.KEYTAP_TRACE_DIR) raw.traceDir = env.KEYTAP_TRACE_DIR;
   if (env.KEYTAP_LOG_LEVEL) raw.logLevel = env.KEYTAP_LOG_LEVEL;
   if (env.KEYTAP_REQUEST_TIMEOUT_MS) raw.requestTimeoutMs = num('KEYTAP_REQUEST_TIMEOUT_MS', env.KEYTAP_REQUEST_TIMEOUT_MS);
   return checkRaw(raw, 'environment (KEYTAP_*)');
@@ -271,6 +279,7 @@ export function resolveConfig(sources: ConfigSources = {}): AgentConfig {
     allowOrigins,
     simulate: merged.simulate ?? [],
     hid: merged.hid ?? true,
+    traceDir: merged.traceDir ?? null,
     readers: merged.readers ?? {},
     logLevel: merged.logLevel ?? 'info',
     requestTimeoutMs: merged.requestTimeoutMs ?? 30_000,

@@ -15,6 +15,7 @@ export interface ServeArgs {
   simulate?: string[];
   config?: string;
   hid?: boolean;
+  traceDir?: string;
   serial?: string[];
   pcsc?: boolean;
   logLevel?: string;
@@ -30,6 +31,7 @@ export function flagsFromArgs(a: ServeArgs): RawConfig {
   // `--simulate` without a value parses as []: one key with the default profile.
   if (a.simulate !== undefined) f.simulate = a.simulate.length ? a.simulate.map((s) => String(s ?? '')) : [''];
   if (a.hid !== undefined) f.hid = a.hid;
+  if (a.traceDir !== undefined) f.traceDir = a.traceDir;
   if (a.serial?.length || a.pcsc !== undefined) f.readers = { ...(a.serial?.length ? { serial: a.serial.map(String) } : {}), ...(a.pcsc !== undefined ? { pcsc: a.pcsc } : {}) };
   if (a.logLevel !== undefined) f.logLevel = a.logLevel;
   return f;
@@ -49,6 +51,7 @@ const command: CommandModule<object, ServeArgs> = {
       .option('hid', { type: 'boolean', describe: 'watch USB security keys via node-hid (default true)' })
       .option('serial', { type: 'string', array: true, describe: 'serial badge reader PATH:PROTOCOL[:BAUD] (protocols em4100, pn532; parsed from the right); repeatable' })
       .option('pcsc', { type: 'boolean', describe: 'watch PC/SC readers through pcscd (default true)' })
+      .option('trace-dir', { type: 'string', describe: 'write a masked traffic trace of every key transaction into DIR (off by default; no PIN or token is ever written)' })
       .option('log-level', { type: 'string', describe: 'fatal|error|warn|info|debug|trace|silent (default info)' })
       .example('$0 serve --simulate', 'start with one simulated key and print how to connect') as Argv<ServeArgs>,
   handler: async (args) => {
