@@ -16,6 +16,11 @@ export { KeytapError, CtapError, CtapHidError, TimeoutError, CancelledError, Dev
 
 type Opts = { cause?: unknown; details?: Record<string, unknown> };
 
+/** "1 attempt left", "7 attempts left", "an unknown number of attempts left". */
+function attemptsLeft(n: number | null): string {
+  return n === null ? 'an unknown number of attempts left' : `${n} attempt${n === 1 ? '' : 's'} left`;
+}
+
 function withStatus(options: Opts | undefined, extra: Record<string, unknown>): Opts {
   return { ...options, details: { ...extra, ...options?.details } };
 }
@@ -23,8 +28,7 @@ function withStatus(options: Opts | undefined, extra: Record<string, unknown>): 
 /** A wrong PIN (CTAP 0x31). `details.retriesLeft` is re-read from the device after the attempt. */
 export class PinInvalidError extends KeytapError {
   constructor(retriesLeft: number | null, options?: Opts) {
-    const left = retriesLeft === null ? 'an unknown number of' : String(retriesLeft);
-    super('PIN_INVALID', `wrong PIN: ${left} attempt(s) left before the key locks`, withStatus(options, { retriesLeft }));
+    super('PIN_INVALID', `wrong PIN: ${attemptsLeft(retriesLeft)} before the key locks`, withStatus(options, { retriesLeft }));
   }
 }
 
@@ -36,7 +40,7 @@ export class PinSoftBlockedError extends KeytapError {
   constructor(retriesLeft: number | null, options?: Opts) {
     super(
       'PIN_SOFT_BLOCKED',
-      `PIN entry is blocked after 3 wrong PINs in a row: remove and re-insert the key, then try again${retriesLeft === null ? '' : ` (${retriesLeft} attempt(s) left)`}`,
+      `PIN entry is blocked after 3 wrong PINs in a row: remove and re-insert the key, then try again${retriesLeft === null ? '' : ` (${attemptsLeft(retriesLeft)})`}`,
       withStatus(options, { retriesLeft }),
     );
   }

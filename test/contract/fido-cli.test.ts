@@ -79,7 +79,7 @@ describe('keytap pin / reset CLI against the UDP simulator (exit codes: docs/pin
     expect(JSON.parse(a.stdout)).toMatchObject({ ok: false, error: { code: 'PIN_INVALID', details: { retriesLeft: 7 } } });
     const b = await keytap(['pin', 'verify', ...dev], { env: { KEYTAP_PIN: WRONG } });
     expect(b.code).toBe(2);
-    expect(b.stderr).toContain('6 attempt(s) left');
+    expect(b.stderr).toContain('6 attempts left');
     const c = await keytap(['pin', 'verify', ...dev, '--pin-stdin'], { stdin: `${WRONG}\n` });
     expect(c.code).toBe(3);
     expect(c.stderr).toMatch(/re-insert/i);
