@@ -5,6 +5,7 @@
  * not `KeytapError`s are bugs: they become -32603 with a generic message (nothing internal leaks).
  */
 import { KeytapError } from '../protocol/errors.ts';
+import { ctapStatusName } from '../protocol/ctap2/status.ts';
 import { RpcErrorCode, type RpcError, type ApiErrorData } from '../api/errors.ts';
 
 const NUMERIC: Record<string, number> = {
@@ -19,6 +20,8 @@ const NUMERIC: Record<string, number> = {
 export function toRpcError(err: unknown): RpcError {
   if (err instanceof KeytapError) {
     const data: ApiErrorData = { ...safeDetails(err.details), code: err.code };
+    // Every device status carries its spec name too, however deep in the stack it was raised.
+    if (typeof data.ctapStatus === 'number' && data.ctapStatusName === undefined) data.ctapStatusName = ctapStatusName(data.ctapStatus);
     return { code: NUMERIC[err.code] ?? RpcErrorCode.SERVER_ERROR, message: err.message, data };
   }
   return { code: RpcErrorCode.INTERNAL_ERROR, message: 'internal error', data: { code: 'INTERNAL' } };

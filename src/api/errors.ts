@@ -62,6 +62,8 @@ export interface ApiErrorData {
   code: string;
   /** CTAP2 status byte when a device gave one. */
   ctapStatus?: number;
+  /** Its spec name (`PIN_INVALID`, `0xNN` for unnamed codes), whenever `ctapStatus` is present. */
+  ctapStatusName?: string;
   /** PIN attempts left after the attempt (PIN_INVALID, PIN_SOFT_BLOCKED, CONFIRMATION_REQUIRED). */
   retriesLeft?: number | null;
   /** The rule broken (PIN_POLICY_VIOLATION). */

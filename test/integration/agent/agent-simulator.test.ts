@@ -48,7 +48,7 @@ describe('every fido method against the virtual key', () => {
     expect(await c.verifyPin(id, '2468')).toMatchObject({ state: 'ok', retriesLeft: 8 });
     const e = await rpcError(c.verifyPin(id, '1357'));
     expect(e.code).toBe('PIN_INVALID');
-    expect(e.details).toMatchObject({ retriesLeft: 7, ctapStatus: 0x31 });
+    expect(e.details).toMatchObject({ retriesLeft: 7, ctapStatus: 0x31, ctapStatusName: 'PIN_INVALID' });
     expect(await c.changePin(id, '2468', '8642')).toMatchObject({ state: 'ok', retriesLeft: 8 });
     await c.devicesList();
     expect(changed).toMatchObject([{ device: id, cause: 'set' }, { device: id, cause: 'change' }]);
