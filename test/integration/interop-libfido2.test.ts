@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireService, runs } from '../helpers/services.ts';
-import { spawnSimulator, type SimulatorProcess } from '../interop/spawn-simulator.ts';
+import { spawnSimulator, type SimulatorProcess, parseSteps } from '../interop/spawn-simulator.ts';
 import { buildLibfido2Harness } from '../interop/build-libfido2-harness.ts';
 
 const run = promisify(execFile);
@@ -35,13 +35,7 @@ describe.skipIf(gate.skip).each([
 
   it('opens (INIT + getInfo), reads retries, sets and changes the PIN, sees PIN_INVALID with retries and PIN_AUTH_BLOCKED after 3 (fido.md §5)', async () => {
     const { stdout } = await run(bin, [sim.host, String(sim.port), 'scenario'], { timeout: 20_000 });
-    const steps = Object.fromEntries(
-      stdout
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as { step: string })
-        .map((s) => [s.step, s]),
-    ) as Record<string, any>;
+    const steps = parseSteps(stdout);
     expect(steps.getInfo).toMatchObject({ status: 0, fido2: true, protocols: c.protocols });
     expect(steps['getPINRetries-no-pin'].retriesStatus).toBe(0x35); // FIDO_ERR_PIN_NOT_SET
     expect(steps.setPIN).toMatchObject({ status: 0, retries: 8 });
@@ -57,13 +51,7 @@ describe.skipIf(gate.skip).each([
     sim.child.kill('SIGUSR1');
     for (let i = 0; i < 100 && !sim.stderr().includes('power cycle'); i++) await new Promise((r) => setTimeout(r, 20));
     const { stdout } = await run(bin, [sim.host, String(sim.port), 'credential', '56789'], { timeout: 20_000 });
-    const steps = Object.fromEntries(
-      stdout
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as { step: string })
-        .map((s) => [s.step, s]),
-    ) as Record<string, any>;
+    const steps = parseSteps(stdout);
     expect(steps.makeCredential).toMatchObject({ status: 0, fmt: 'packed' });
     expect(steps.verifySelfAttestation.status).toBe(0);
     expect(steps.getAssertion).toMatchObject({ status: 0, verify: 0, flags: 0x05 });

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { pythonModule, requireService } from '../helpers/services.ts';
-import { repoRoot, spawnSimulator, type SimulatorProcess } from '../interop/spawn-simulator.ts';
+import { repoRoot, spawnSimulator, type SimulatorProcess, parseSteps } from '../interop/spawn-simulator.ts';
 
 const run = promisify(execFile);
 const gate = await requireService('python3-fido2', pythonModule('fido2'));
@@ -31,13 +31,7 @@ describe.skipIf(gate.skip).each(cases)('python3-fido2 0.9.1 against keytap simul
 
   it(`runs getInfo, getPINRetries, setPIN, changePIN, wrong PINs with retries and the soft block with PIN protocol ${c.chosen} (fido.md §5)`, async () => {
     const { stdout } = await run('/usr/bin/python3', [join(repoRoot, 'test/interop/fido2_udp.py'), sim.host, String(sim.port), 'scenario'], { timeout: 20_000 });
-    const steps = Object.fromEntries(
-      stdout
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as { step: string })
-        .map((s) => [s.step, s]),
-    ) as Record<string, any>;
+    const steps = parseSteps(stdout);
     const [ok, blocked] = c.pcs;
     expect(steps.getInfo.pinProtocols).toEqual(c.protocols);
     expect(steps.getInfo.clientPin).toBe(false);

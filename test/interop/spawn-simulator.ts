@@ -57,3 +57,14 @@ export function spawnSimulator(extraArgs: string[] = [], options: { env?: NodeJS
     });
   });
 }
+
+/** The interop harnesses print one JSON object per step (`{"step": NAME, ...}`); keyed by name. */
+export function parseSteps(stdout: string): Record<string, any> {
+  return Object.fromEntries(
+    stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { step: string })
+      .map((s) => [s.step, s]),
+  );
+}
