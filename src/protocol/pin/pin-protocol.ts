@@ -8,7 +8,7 @@
  *   encrypt     AES-256-CBC, IV 0¹⁶               AES-256-CBC(aesKey), random IV, output IV ‖ CT
  *   authenticate LEFT(HMAC-SHA-256(key, m), 16)   HMAC-SHA-256(first 32 B of key, m)
  */
-import { createCipheriv, createDecipheriv, createECDH, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createECDH, createHash, createHmac, randomBytes, type ECDH } from 'node:crypto';
 import { assertP256OnCurve, coseEc2KeyFromUncompressed, CoseAlgorithm, p256UncompressedPoint, type CoseEc2PublicKey } from '../cose.ts';
 import { KeytapError } from '../errors.ts';
 import { SecretBytes } from '../secret.ts';
@@ -42,16 +42,51 @@ export interface Encapsulation {
   sharedSecret: SecretBytes;
 }
 
+/**
+ * The platform's ephemeral P-256 key pair, made ahead of the agreement so its scalar
+ * multiplication runs while the key is still answering getKeyAgreement (`prepareEphemeral`).
+ * Single use: `encapsulate` consumes it and a second use throws.
+ */
+export class EphemeralKeyPair {
+  #ecdh: ECDH | null;
+  /** COSE form (alg -25), sent as clientPIN keyAgreement (0x03). */
+  readonly publicKey: CoseEc2PublicKey;
+
+  /** Made by `PinUvAuthProtocol.prepareEphemeral` (or `encapsulate`) around an ECDH holding the scalar. */
+  constructor(ecdh: ECDH) {
+    this.#ecdh = ecdh;
+    this.publicKey = coseEc2KeyFromUncompressed(new Uint8Array(ecdh.getPublicKey()), CoseAlgorithm.ECDH_ES_HKDF_256);
+  }
+
+  /** Hands the key over once; a second call throws `PinProtocolError` (reason `ephemeral-reused`). */
+  take(): ECDH {
+    const e = this.#ecdh;
+    if (!e) throw new PinProtocolError('an ephemeral key pair serves one agreement only', 'ephemeral-reused');
+    this.#ecdh = null;
+    return e;
+  }
+
+  toString(): string {
+    return '[redacted]';
+  }
+}
+
 /** The operations both protocols share (CTAP 2.1 §6.5.4 "PIN/UV Auth Protocol Abstract Definition"). */
 export interface PinUvAuthProtocol {
   readonly version: 1 | 2;
   /** Generates a P-256 key pair from the injected randomness. */
   generateKeyPair(): KeyAgreementKeyPair;
   /**
-   * Platform: checks the authenticator's point, makes an ephemeral key (or uses
-   * `ephemeralPrivateKey`, for tests) and derives the shared secret.
+   * Platform: the ephemeral key pair for one `encapsulate`, from the injected randomness. Made
+   * before the authenticator's key is known, it takes the key generation off the path between
+   * getKeyAgreement's reply and the next request.
    */
-  encapsulate(peer: CoseEc2PublicKey, ephemeralPrivateKey?: Uint8Array): Encapsulation;
+  prepareEphemeral(): EphemeralKeyPair;
+  /**
+   * Platform: checks the authenticator's point and derives the shared secret with `ephemeral`:
+   * a prepared pair, a fixed scalar (known-answer tests), or by default a fresh pair.
+   */
+  encapsulate(peer: CoseEc2PublicKey, ephemeral?: EphemeralKeyPair | Uint8Array): Encapsulation;
   /** Authenticator: the shared secret from its own key pair and the platform's key (point checked). */
   decapsulate(own: KeyAgreementKeyPair, peer: CoseEc2PublicKey): SecretBytes;
   /** The protocol's KDF on the ECDH x-coordinate Z. */
@@ -68,6 +103,9 @@ export interface PinUvAuthProtocol {
 
 const ZERO_IV = new Uint8Array(16);
 const HKDF_SALT = new Uint8Array(32);
+/** Protocol 2's HKDF info strings (CTAP 2.1 §6.5.7), each followed by the expand block counter 0x01. */
+const HKDF_INFO_HMAC = new TextEncoder().encode('CTAP2 HMAC key\x01');
+const HKDF_INFO_AES = new TextEncoder().encode('CTAP2 AES key\x01');
 
 function raw(key: SecretBytes | Uint8Array): Uint8Array {
   return key instanceof SecretBytes ? key.exposeSecret() : key;
@@ -135,35 +173,43 @@ abstract class PinProtocolBase implements PinUvAuthProtocol {
     }
   }
 
-  encapsulate(peer: CoseEc2PublicKey, ephemeralPrivateKey?: Uint8Array): Encapsulation {
+  prepareEphemeral(): EphemeralKeyPair {
+    return new EphemeralKeyPair(this.#ecdhFromScalar(null));
+  }
+
+  /** An ECDH object holding `scalar` (the copy is wiped), or a fresh scalar from the injected randomness. */
+  #ecdhFromScalar(scalar: Uint8Array | null): ECDH {
+    for (let attempt = 0; attempt < 16; attempt++) {
+      const priv = scalar ? new Uint8Array(scalar) : this.random(32);
+      const ecdh = createECDH('prime256v1');
+      try {
+        ecdh.setPrivateKey(priv);
+        return ecdh;
+      } catch {
+        // A random 32-byte string is a valid scalar unless it is 0 or ≥ n (~2⁻³²): draw again.
+        if (scalar) throw new PinProtocolError('the ephemeral private key is not a valid P-256 scalar', 'random');
+      } finally {
+        priv.fill(0); // ephemeral: one use only
+      }
+    }
+    throw new PinProtocolError('random source gave no valid P-256 private key in 16 attempts', 'random');
+  }
+
+  encapsulate(peer: CoseEc2PublicKey, ephemeral?: EphemeralKeyPair | Uint8Array): Encapsulation {
     // CTAP 2.1 §6.5.6: reject a peer key that is not on the curve (invalid-curve attacks),
     // before making a key pair for a peer we would refuse anyway.
     assertP256OnCurve(peer);
     // One ECDH object for the ephemeral pair and the agreement: two scalar multiplications,
     // not three (building the pair and re-importing the scalar each cost one).
-    for (let attempt = 0; attempt < 16; attempt++) {
-      const priv = ephemeralPrivateKey ? new Uint8Array(ephemeralPrivateKey) : this.random(32);
-      const ecdh = createECDH('prime256v1');
-      try {
-        ecdh.setPrivateKey(priv);
-      } catch {
-        priv.fill(0);
-        // A random 32-byte string is a valid scalar unless it is 0 or ≥ n (~2⁻³²): draw again.
-        if (ephemeralPrivateKey) throw new PinProtocolError('the ephemeral private key is not a valid P-256 scalar', 'random');
-        continue;
-      }
-      priv.fill(0); // ephemeral: one use only
-      const keyAgreement = coseEc2KeyFromUncompressed(new Uint8Array(ecdh.getPublicKey()), CoseAlgorithm.ECDH_ES_HKDF_256);
-      const zBuf = ecdh.computeSecret(p256UncompressedPoint(peer));
-      const z = new Uint8Array(zBuf);
-      zBuf.fill(0);
-      try {
-        return { keyAgreement, sharedSecret: this.kdf(z) };
-      } finally {
-        z.fill(0);
-      }
+    const pair = ephemeral instanceof EphemeralKeyPair ? ephemeral : new EphemeralKeyPair(this.#ecdhFromScalar(ephemeral ?? null));
+    const zBuf = pair.take().computeSecret(p256UncompressedPoint(peer));
+    const z = new Uint8Array(zBuf);
+    zBuf.fill(0);
+    try {
+      return { keyAgreement: pair.publicKey, sharedSecret: this.kdf(z) };
+    } finally {
+      z.fill(0);
     }
-    throw new PinProtocolError('random source gave no valid P-256 private key in 16 attempts', 'random');
   }
 
   decapsulate(own: KeyAgreementKeyPair, peer: CoseEc2PublicKey): SecretBytes {
@@ -214,9 +260,16 @@ export class PinProtocolV2 extends PinProtocolBase {
   readonly version = 2 as const;
 
   kdf(z: Uint8Array): SecretBytes {
-    const hmacKey = new Uint8Array(hkdfSync('sha256', z, HKDF_SALT, 'CTAP2 HMAC key', 32));
-    const aesKey = new Uint8Array(hkdfSync('sha256', z, HKDF_SALT, 'CTAP2 AES key', 32));
-    const out = concatBytes(hmacKey, aesKey);
+    // HKDF-SHA-256 (RFC 5869 §2.2-2.3) written out: both keys share one extract (same salt and
+    // Z), and a 32-byte output is the first expand block T(1) = HMAC(PRK, info ‖ 0x01). Three
+    // HMACs instead of two hkdfSync calls that each repeat the extract; fido.md §7 vectors check it.
+    const prk = createHmac('sha256', HKDF_SALT).update(z).digest();
+    const hmacKey = createHmac('sha256', prk).update(HKDF_INFO_HMAC).digest();
+    const aesKey = createHmac('sha256', prk).update(HKDF_INFO_AES).digest();
+    const out = new Uint8Array(64);
+    out.set(hmacKey, 0);
+    out.set(aesKey, 32);
+    prk.fill(0);
     hmacKey.fill(0);
     aesKey.fill(0);
     return new SecretBytes(out);

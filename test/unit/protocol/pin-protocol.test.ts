@@ -170,6 +170,18 @@ describe('key agreement, both sides (CTAP 2.1 §6.5.6)', () => {
     expect(String(pair.privateKey)).toBe('[redacted]');
   });
 
+  it('a key pair prepared before the peer key is known gives the KAT secret, serves one agreement only, and prints redacted', () => {
+    const draws = [new Uint8Array(32).fill(0xff), new Uint8Array(PLATFORM_PRIV)]; // the first is ≥ n: drawn again
+    const p = new PinProtocolV2({ random: () => draws.shift()! });
+    const pair = p.prepareEphemeral();
+    expect(toHex(pair.publicKey.x)).toBe(PLATFORM_X);
+    expect(String(pair)).toBe('[redacted]');
+    const enc = p.encapsulate(DEVICE, pair);
+    expect(enc.keyAgreement).toBe(pair.publicKey);
+    expect(hex(enc.sharedSecret)).toBe(hex(new PinProtocolV2().encapsulate(DEVICE, PLATFORM_PRIV).sharedSecret));
+    expect(() => p.encapsulate(DEVICE, pair)).toThrow(expect.objectContaining({ code: 'PIN_PROTOCOL_ERROR', details: { reason: 'ephemeral-reused' } }));
+  });
+
   it('wipes the ephemeral private key it was given a copy of, not the caller\'s', () => {
     const priv = new Uint8Array(PLATFORM_PRIV);
     new PinProtocolV1().encapsulate(DEVICE, priv);
