@@ -81,6 +81,8 @@ export class CtapHidTransport implements CtapTransport {
   readonly #cborBudget: number;
   readonly #silence: number;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Exchanges started or queued and not yet settled. */
+  #pending = 0;
   #closed = false;
   /** Set when a request ended without its reply (timeout, cancel): a late reply may still come. */
   #interrupted = false;
@@ -143,12 +145,16 @@ export class CtapHidTransport implements CtapTransport {
   }
 
   exchange(cmd: number, payload: Uint8Array, options: ExchangeOptions = {}): Promise<Uint8Array> {
-    // One request at a time on a channel: queue behind whatever is running.
-    const run = this.#queue.then(
-      () => this.#exchange(cmd, payload, options),
-      () => this.#exchange(cmd, payload, options),
+    // One request at a time on a channel: queue behind whatever is running. An idle channel
+    // starts at once, so the first report is written before this returns and the caller can
+    // work (make its ephemeral key, say) while the key processes the request.
+    const run = this.#pending === 0 ? this.#exchange(cmd, payload, options) : this.#queue.then(() => this.#exchange(cmd, payload, options));
+    this.#pending++;
+    const settled = run.then(
+      () => void this.#pending--,
+      () => void this.#pending--,
     );
-    this.#queue = run.catch(() => undefined);
+    this.#queue = settled;
     return run;
   }
 

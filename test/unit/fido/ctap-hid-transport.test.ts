@@ -176,6 +176,24 @@ describe('CtapHidTransport exchange', () => {
     expect(conn.writes.length).toBe(before);
   });
 
+  it('an idle channel writes the request before exchange() returns; a queued one waits for the running exchange', async () => {
+    const { conn, t } = await openScripted();
+    const before = conn.writes.length;
+    conn.onWrite = () => {};
+    const a = t.exchange(CtapHidCmd.CBOR, Uint8Array.of(0x04));
+    // Synchronously on the wire: the caller can work while the key answers.
+    expect(conn.writes.length).toBe(before + 1);
+    const b = t.exchange(CtapHidCmd.CBOR, Uint8Array.of(0x06));
+    await Promise.resolve();
+    expect(conn.writes.length).toBe(before + 1);
+    conn.queueMessage(TEST_CID, CtapHidCmd.CBOR, Uint8Array.of(0, 4));
+    expect(await a).toEqual(Uint8Array.of(0, 4));
+    await vi.waitFor(() => expect(conn.writes.length).toBe(before + 2));
+    expect(parseFrame(conn.writes[before + 1]!)).toMatchObject({ type: 'init', data: expect.objectContaining({ 0: 0x06 }) });
+    conn.queueMessage(TEST_CID, CtapHidCmd.CBOR, Uint8Array.of(0, 6));
+    expect(await b).toEqual(Uint8Array.of(0, 6));
+  });
+
   it('serialises concurrent exchanges on one channel', async () => {
     const { conn, t } = await openScripted();
     let inFlight = 0;
