@@ -12,6 +12,7 @@ import { TokenStore } from './agent/token-store.ts';
 import type { AuthenticatorDevice, AuthenticatorProvider, ProviderEvent, ReaderProvider } from './agent/providers.ts';
 import type { FidoClientFactory } from './agent/fido-ops.ts';
 import { FidoClient } from './fido/fido-client.ts';
+import type { CoseEc2PublicKey } from './protocol/cose.ts';
 import { CtapHidTransport } from './fido/ctap-hid-transport.ts';
 import type { HidConnection, HidDeviceInfo } from './drivers/hid-connection.ts';
 import { TrafficTrace } from './sim/trace/traffic-trace.ts';
@@ -197,8 +198,15 @@ export async function createHidProvider(
 /** Re-enumeration interval of USB keys besides the /dev watch (a safety net, not the hotplug path). */
 export const HID_SAFETY_POLL_MS = 10_000;
 
+/**
+ * Each key's last key-agreement key (public), shared by the clients of successive transactions
+ * so a PIN operation can compute its agreement while the key answers (FidoClient
+ * `agreementKeys`). Two entries per key at most; a stale one only costs a recomputation.
+ */
+const agreementKeys = new Map<string, CoseEc2PublicKey>();
+
 /** The FIDO client factory the agent uses for every transaction. */
-export const fidoClientFactory: FidoClientFactory = (t) => new FidoClient(t);
+export const fidoClientFactory: FidoClientFactory = (t) => new FidoClient(t, { agreementKeys });
 
 /**
  * Something that adds providers or methods to a running agent: H5's reader providers and

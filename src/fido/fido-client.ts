@@ -28,11 +28,13 @@ import { Selection } from '../protocol/ctap2/selection.ts';
 import { parseAuthData } from '../protocol/ctap2/auth-data.ts';
 import { CtapError, CtapStatus } from '../protocol/ctap2/status.ts';
 import type { CborMap } from '../protocol/cbor.ts';
-import { changePinParams, encryptPinHash, pinProtocol, setPinParams, type PinUvAuthProtocol, type RandomSource } from '../protocol/pin/pin-protocol.ts';
+import { changePinParams, encryptPinHash, pinProtocol, setPinParams, type Encapsulation, type EphemeralKeyPair, type PinUvAuthProtocol, type RandomSource } from '../protocol/pin/pin-protocol.ts';
+import type { CoseEc2PublicKey } from '../protocol/cose.ts';
 import { validatePin, type LocalPinPolicy } from '../protocol/pin/pin-rules.ts';
 import type { Pin, SecretBytes } from '../protocol/secret.ts';
 import { KeytapError } from '../protocol/errors.ts';
 import { Deadline, throwIfAborted, type Clock, systemClock } from '../util/deadline.ts';
+import { bytesEqual } from '../util/bytes.ts';
 import { derivePinStatus, DEFAULT_MAX_RETRIES, type PinStatus } from './pin-status.ts';
 import {
   ConfirmationRequiredError,
@@ -72,6 +74,13 @@ export interface FidoClientOptions {
   clock?: Clock;
   /** Default operation budget in ms. Default 60 000. */
   defaultBudgetMs?: number;
+  /**
+   * Each key's last key-agreement key (public), by transport descriptor and PIN protocol, so a
+   * PIN operation can compute its agreement while the key answers getKeyAgreement. Share one
+   * map between the clients of successive transactions (the agent does). Default: this
+   * client's own.
+   */
+  agreementKeys?: Map<string, CoseEc2PublicKey>;
 }
 
 /** makeCredential input. */
@@ -119,6 +128,59 @@ export interface AssertionResult {
 export const DEFAULT_OPERATION_BUDGET_MS = 60_000;
 
 const MC_GA = PinUvAuthPermission.makeCredential | PinUvAuthPermission.getAssertion;
+/** What `#anticipate` prepared: an early agreement with the expected key, or just our key pair. */
+interface Anticipated {
+  /** Key of `#agreementKeys`. */
+  memo: string;
+  known?: CoseEc2PublicKey;
+  early?: Agreed;
+  ephemeral?: EphemeralKeyPair;
+}
+
+/** An agreement made before getInfo's reply (`#guessAgreement`). */
+interface Guess {
+  memo: string;
+  known: CoseEc2PublicKey;
+  enc: Encapsulation;
+}
+
+/** An agreement and the request built on it. */
+interface Agreed {
+  request: Uint8Array;
+  sharedSecret: SecretBytes;
+}
+
+function buildAgreed(enc: Encapsulation, build: (enc: Encapsulation) => Uint8Array): Agreed {
+  try {
+    return { request: build(enc), sharedSecret: enc.sharedSecret };
+  } catch (e) {
+    enc.sharedSecret.wipe();
+    throw e;
+  }
+}
+
+/** Wipes an agreement that will not be used (its request carries encrypted PIN material). */
+function discard(a: Agreed | undefined): undefined {
+  a?.sharedSecret.wipe();
+  a?.request.fill(0);
+  return undefined;
+}
+
+function sameKey(a: CoseEc2PublicKey, b: CoseEc2PublicKey): boolean {
+  return a.crv === b.crv && bytesEqual(a.x, b.x) && bytesEqual(a.y, b.y);
+}
+
+/** authenticatorGetInfo takes no parameters: its request is always the command byte. */
+const GET_INFO_REQUEST = frameRequest(GetInfo, undefined);
+
+/** Freezes a decoded getInfo and its nested objects and arrays (byte arrays cannot be frozen). */
+function freezeInfo<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !ArrayBuffer.isView(value)) {
+    for (const v of Object.values(value)) freezeInfo(v);
+    Object.freeze(value);
+  }
+  return value;
+}
 
 export class FidoClient {
   readonly transport: CtapTransport;
@@ -126,7 +188,12 @@ export class FidoClient {
   readonly #random: RandomSource | undefined;
   readonly #clock: Clock;
   readonly #budget: number;
+  readonly #agreementKeys: Map<string, CoseEc2PublicKey>;
+  /** A key pair made while an earlier request was answered, for the next agreement (used once). */
+  #spare: EphemeralKeyPair | null = null;
   #info: AuthenticatorInfo | null = null;
+  /** The getInfo reply body `#info` was decoded from. */
+  #infoBody: Uint8Array | null = null;
   /** Highest pinRetries seen: "back at the maximum" after a change is checked against it. */
   #highestRetries = 0;
   /** The last attempt got 0x34: soft-blocked even when the key omits powerCycleState. */
@@ -138,12 +205,20 @@ export class FidoClient {
     this.#random = options.random;
     this.#clock = options.clock ?? systemClock;
     this.#budget = options.defaultBudgetMs ?? DEFAULT_OPERATION_BUDGET_MS;
+    this.#agreementKeys = options.agreementKeys ?? new Map();
   }
 
   /** authenticatorGetInfo (CTAP 2.1 §6.4). Also lowers the transport's message limit to maxMsgSize. */
   async getInfo(o: OpOptions = {}): Promise<AuthenticatorInfo> {
-    const info = await this.#call(GetInfo, undefined, this.#op(o), 'getInfo');
+    const reply = this.#callRaw(GET_INFO_REQUEST, this.#op(o), 'getInfo');
+    this.#prepareSpare();
+    const body = await reply;
+    // Read every time (never assumed), decoded only when the bytes changed: the state reads
+    // around a PIN change fetch the same reply twice. The object is shared, hence frozen.
+    if (this.#info && this.#infoBody && bytesEqual(body, this.#infoBody)) return this.#info;
+    const info = freezeInfo(GetInfo.decodeResponse(body));
     this.#info = info;
+    this.#infoBody = body.slice();
     const t = this.transport as CtapTransport & { limitMessageSize?: (n: number) => void };
     if (info.maxMsgSize !== undefined) t.limitMessageSize?.(info.maxMsgSize);
     return info;
@@ -165,10 +240,16 @@ export class FidoClient {
       if (info.options.clientPin === true) throw new PinAlreadySetError();
       validatePin(newPin, { minLength: info.minPINLength, maxLength: info.maxPINLength, policy: this.#policy });
       const protocol = this.#protocol(info);
-      const { keyAgreement, sharedSecret } = await this.#keyAgreement(protocol, op);
+      const { request, sharedSecret } = await this.#agree(protocol, op, (enc) =>
+        frameRequest(ClientPin, {
+          pinUvAuthProtocol: protocol.version,
+          subCommand: ClientPinSubcommand.setPIN,
+          keyAgreement: enc.keyAgreement,
+          ...setPinParams(protocol, enc.sharedSecret, newPin.exposeSecret()),
+        }),
+      );
       try {
-        const p = setPinParams(protocol, sharedSecret, newPin.exposeSecret());
-        await this.#clientPin({ pinUvAuthProtocol: protocol.version, subCommand: ClientPinSubcommand.setPIN, keyAgreement, ...p }, op, 'setPIN');
+        await this.#callRaw(request, op, 'setPIN');
       } catch (e) {
         throw this.#mapPinError(e, null);
       } finally {
@@ -184,21 +265,55 @@ export class FidoClient {
   async changePin(current: Pin, next: Pin, o: OpOptions & { confirmLastAttempt?: boolean } = {}): Promise<PinStatus> {
     const op = this.#op(o);
     try {
-      const info = await this.getInfo(op);
-      const before = await this.#readStatus(info, op);
-      this.#guardAttempt(before, o.confirmLastAttempt, true);
-      validatePin(next, {
-        minLength: info.minPINLength,
-        maxLength: info.maxPINLength,
-        policy: this.#policy,
-        currentPin: current,
-        forcePinChange: info.forcePINChange === true,
-      });
-      const protocol = this.#protocol(info);
-      const { keyAgreement, sharedSecret } = await this.#keyAgreement(protocol, op);
+      // Each request leaves before the work that does not need its reply: the agreement with
+      // the key's last agreement key during getInfo, the PIN rules and the changePIN request
+      // during getPINRetries (`#anticipate`). A state the guard refuses still wins over a rule
+      // the new PIN breaks, and nothing computed early is sent unless the key's reply matches.
+      const reading = this.getInfo(op);
+      const guess = this.#guessAgreement();
+      let info: AuthenticatorInfo;
       try {
-        const p = changePinParams(protocol, sharedSecret, current.exposeSecret(), next.exposeSecret());
-        await this.#clientPin({ pinUvAuthProtocol: protocol.version, subCommand: ClientPinSubcommand.changePIN, keyAgreement, ...p }, op, 'changePIN');
+        info = await reading;
+      } catch (e) {
+        guess?.enc.sharedSecret.wipe();
+        throw e;
+      }
+      const protocol = this.#protocol(info);
+      const build = (enc: Encapsulation): Uint8Array =>
+        frameRequest(ClientPin, {
+          pinUvAuthProtocol: protocol.version,
+          subCommand: ClientPinSubcommand.changePIN,
+          keyAgreement: enc.keyAgreement,
+          ...changePinParams(protocol, enc.sharedSecret, current.exposeSecret(), next.exposeSecret()),
+        });
+      const status = this.#readStatus(info, op);
+      let anticipated: Anticipated | undefined;
+      let invalid: unknown;
+      try {
+        validatePin(next, {
+          minLength: info.minPINLength,
+          maxLength: info.maxPINLength,
+          policy: this.#policy,
+          currentPin: current,
+          forcePinChange: info.forcePINChange === true,
+        });
+        anticipated = this.#anticipate(protocol, build, guess);
+      } catch (e) {
+        invalid = e;
+        guess?.enc.sharedSecret.wipe();
+      }
+      let before: PinStatus;
+      try {
+        before = await status;
+        this.#guardAttempt(before, o.confirmLastAttempt, true);
+        if (invalid !== undefined) throw invalid;
+      } catch (e) {
+        discard(anticipated?.early);
+        throw e;
+      }
+      const { request, sharedSecret } = await this.#agree(protocol, op, build, anticipated);
+      try {
+        await this.#callRaw(request, op, 'changePIN');
         this.#softBlocked = false;
       } catch (e) {
         throw await this.#afterFailedAttempt(e, info, op);
@@ -366,14 +481,19 @@ export class FidoClient {
 
   /** One CTAP2 exchange; a non-zero status throws `CtapError` (callers map it with context). */
   async #call<Req, Res>(command: CtapCommand<Req, Res>, req: Req, o: OpOptions, what: string): Promise<Res> {
+    return command.decodeResponse(await this.#callRaw(frameRequest(command, req), o, what));
+  }
+
+  /** One framed CTAP2 request; resolves with the reply body after an OK status, else throws `CtapError`. */
+  async #callRaw(request: Uint8Array, o: OpOptions, what: string): Promise<Uint8Array> {
     throwIfAborted(o.signal, what);
     const onKeepalive = o.onProgress
       ? (s: KeepaliveStatus): void => o.onProgress!(s === 'up-needed' ? 'touch-needed' : 'processing')
       : undefined;
-    const reply = await this.transport.exchange(CtapHidCmd.CBOR, frameRequest(command, req), { signal: o.signal, deadline: o.deadline, onKeepalive });
+    const reply = await this.transport.exchange(CtapHidCmd.CBOR, request, { signal: o.signal, deadline: o.deadline, onKeepalive });
     if (reply.length === 0) throw new KeytapError('PROTOCOL_ERROR', `${what}: empty CTAP2 reply (no status byte)`);
     if (reply[0] !== CtapStatus.OK) throw new CtapError(reply[0]!, what);
-    return command.decodeResponse(reply.subarray(1));
+    return reply.subarray(1);
   }
 
   #clientPin(req: ClientPinRequest, o: OpOptions, what: string): Promise<ClientPinResponse> {
@@ -387,11 +507,90 @@ export class FidoClient {
     return pinProtocol(version, this.#random ? { random: this.#random } : {});
   }
 
-  async #keyAgreement(protocol: PinUvAuthProtocol, o: OpOptions): Promise<{ keyAgreement: ClientPinRequest['keyAgreement']; sharedSecret: SecretBytes }> {
-    const r = await this.#clientPin({ pinUvAuthProtocol: protocol.version, subCommand: ClientPinSubcommand.getKeyAgreement }, o, 'getKeyAgreement');
-    if (!r.keyAgreement) throw new KeytapError('PROTOCOL_ERROR', 'getKeyAgreement reply has no keyAgreement key');
-    const enc = protocol.encapsulate(r.keyAgreement); // checks the point is on P-256
-    return { keyAgreement: enc.keyAgreement, sharedSecret: enc.sharedSecret };
+  /**
+   * The agreement work that can be done before getKeyAgreement's reply: our key pair and, when
+   * this key gave an agreement key before, the agreement with that key and the request built
+   * on it. A key keeps its agreement key until power-up or a wrong PIN (CTAP 2.1 §6.5.4
+   * initialize/regenerate), so the guess is usually right; `#agree` checks it.
+   */
+  #anticipate(protocol: PinUvAuthProtocol, build: (enc: Encapsulation) => Uint8Array, guess?: Guess): Anticipated {
+    const memo = `${this.transport.descriptor} v${protocol.version}`;
+    if (guess && guess.memo === memo) return { memo, known: guess.known, early: buildAgreed(guess.enc, build) };
+    guess?.enc.sharedSecret.wipe();
+    const known = this.#agreementKeys.get(memo);
+    if (known) return { memo, known, early: buildAgreed(protocol.encapsulate(known, this.#ephemeral(protocol)), build) };
+    return { memo, ephemeral: this.#ephemeral(protocol) };
+  }
+
+  /**
+   * While a request is answered: the key pair for this key's next PIN operation, when the key
+   * has had one (an agreement key is known). An optimisation only: a failure leaves no spare.
+   */
+  #prepareSpare(): void {
+    if (this.#spare || !this.#info) return;
+    const protocol = this.#protocol(this.#info);
+    if (!this.#agreementKeys.has(`${this.transport.descriptor} v${protocol.version}`)) return;
+    try {
+      this.#spare = protocol.prepareEphemeral();
+    } catch {
+      this.#spare = null;
+    }
+  }
+
+  /** The spare key pair if one was made, else a new one. */
+  #ephemeral(protocol: PinUvAuthProtocol): EphemeralKeyPair {
+    const e = this.#spare ?? protocol.prepareEphemeral();
+    this.#spare = null;
+    return e;
+  }
+
+  /**
+   * The agreement alone, before getInfo's reply says which PIN protocol to use: guessed from
+   * this client's last getInfo and the key's last agreement key. `#anticipate` uses it when the
+   * guess holds; undefined when there is nothing to guess from.
+   */
+  #guessAgreement(): Guess | undefined {
+    if (!this.#info) return undefined;
+    const protocol = this.#protocol(this.#info);
+    const memo = `${this.transport.descriptor} v${protocol.version}`;
+    const known = this.#agreementKeys.get(memo);
+    if (!known) return undefined;
+    try {
+      return { memo, known, enc: protocol.encapsulate(known, this.#ephemeral(protocol)) };
+    } catch {
+      return undefined; // a guess that fails is no guess: the agreement is made after the reply
+    }
+  }
+
+  /**
+   * getKeyAgreement (CTAP 2.1 §6.5.5.4), then `build` makes the request that uses the agreement.
+   * The request leaves first and `#anticipate` runs while the key answers, unless the caller
+   * ran it earlier. The early agreement is used only if the reply carries exactly the expected
+   * key, and is wiped otherwise: nothing is ever sent on a guess, and each agreement has its
+   * own fresh ephemeral key.
+   */
+  async #agree(protocol: PinUvAuthProtocol, o: OpOptions, build: (enc: Encapsulation) => Uint8Array, anticipated?: Anticipated): Promise<Agreed> {
+    const reply = this.#clientPin({ pinUvAuthProtocol: protocol.version, subCommand: ClientPinSubcommand.getKeyAgreement }, o, 'getKeyAgreement');
+    let a = anticipated;
+    if (!a) {
+      try {
+        a = this.#anticipate(protocol, build);
+      } catch (e) {
+        await reply.catch(() => undefined);
+        throw e;
+      }
+    }
+    let peer: CoseEc2PublicKey | undefined;
+    try {
+      peer = (await reply).keyAgreement;
+    } finally {
+      if (!peer || (a.known && !sameKey(peer, a.known))) a.early = discard(a.early);
+    }
+    if (!peer) throw new KeytapError('PROTOCOL_ERROR', 'getKeyAgreement reply has no keyAgreement key');
+    if (a.early) return a.early;
+    const agreed = buildAgreed(protocol.encapsulate(peer, a.ephemeral), build); // checks the point is on P-256
+    this.#agreementKeys.set(a.memo, peer);
+    return agreed;
   }
 
   async #readRetries(info: AuthenticatorInfo, o: OpOptions): Promise<{ retries: number; powerCycleState?: boolean } | undefined> {
@@ -456,21 +655,18 @@ export class FidoClient {
   /** A pinUvAuthToken (0x09 when the key offers pinUvAuthToken, else legacy 0x05), as a secret. */
   async #getToken(info: AuthenticatorInfo, pin: Pin, permissions: number, rpId: string | undefined, o: OpOptions): Promise<SecretBytes> {
     const protocol = this.#protocol(info);
-    const { keyAgreement, sharedSecret } = await this.#keyAgreement(protocol, o);
+    const withPermissions = info.options?.pinUvAuthToken === true;
+    const { request, sharedSecret } = await this.#agree(protocol, o, (enc) =>
+      frameRequest(ClientPin, {
+        pinUvAuthProtocol: protocol.version,
+        subCommand: withPermissions ? ClientPinSubcommand.getPinUvAuthTokenUsingPinWithPermissions : ClientPinSubcommand.getPinToken,
+        keyAgreement: enc.keyAgreement,
+        pinHashEnc: encryptPinHash(protocol, enc.sharedSecret, pin.exposeSecret()),
+        ...(withPermissions ? { permissions, ...(rpId !== undefined ? { rpId } : {}) } : {}),
+      }),
+    );
     try {
-      const pinHashEnc = encryptPinHash(protocol, sharedSecret, pin.exposeSecret());
-      const withPermissions = info.options?.pinUvAuthToken === true;
-      const r = await this.#clientPin(
-        {
-          pinUvAuthProtocol: protocol.version,
-          subCommand: withPermissions ? ClientPinSubcommand.getPinUvAuthTokenUsingPinWithPermissions : ClientPinSubcommand.getPinToken,
-          keyAgreement,
-          pinHashEnc,
-          ...(withPermissions ? { permissions, ...(rpId !== undefined ? { rpId } : {}) } : {}),
-        },
-        o,
-        'getPinToken',
-      );
+      const r = ClientPin.decodeResponse(await this.#callRaw(request, o, 'getPinToken'));
       this.#softBlocked = false;
       if (!r.pinUvAuthToken) throw new KeytapError('PROTOCOL_ERROR', 'token reply has no pinUvAuthToken');
       return protocol.decrypt(sharedSecret, r.pinUvAuthToken);
@@ -508,6 +704,8 @@ export class FidoClient {
     if (!(e instanceof CtapError)) return e;
     const s = e.status;
     if (s === CtapStatus.PIN_INVALID || s === CtapStatus.PIN_AUTH_BLOCKED || s === CtapStatus.PIN_BLOCKED) {
+      // A wrong PIN makes the key regenerate its agreement key (CTAP 2.1 §6.5.5.5-7): forget it.
+      for (const v of [1, 2]) this.#agreementKeys.delete(`${this.transport.descriptor} v${v}`);
       let after: { retries: number; powerCycleState?: boolean } | undefined;
       try {
         after = await this.#readRetries(info, { ...o, onProgress: undefined });
