@@ -2,7 +2,7 @@
  * PIN change latency against ONE `keytap simulate --udp` virtual authenticator, by three
  * clients: keytap (its own stack), python3-fido2 0.9.1 and libfido2 1.12 (the interop
  * harnesses in test/interop/ in bench mode). The clients take turns over several rounds; the
- * bench prints each one's median and p90 over N measured runs (default 160) and the ratios
+ * bench prints each one's median and p90 over N measured runs (default 240) and the ratios
  * keytap/python and keytap/libfido2. Never asserted anywhere; numbers depend on the machine.
  *
  *   npx tsx bench/pin-change.ts [N]      (npm run bench -- pin-change)
@@ -37,14 +37,14 @@ import { spawnSimulator, repoRoot } from '../test/interop/spawn-simulator.ts';
 import { buildLibfido2Harness } from '../test/interop/build-libfido2-harness.ts';
 
 const run = promisify(execFile);
-/** Measured PIN changes per client, spread over the rounds (at least 30; default 160). */
-const N = Math.max(30, Number(process.argv[2] ?? 160));
+/** Measured PIN changes per client, spread over the rounds (at least 30; default 240). */
+const N = Math.max(30, Number(process.argv[2] ?? 240));
 const PINS = ['1234', '5678'] as const;
 /**
  * The clients take turns in ROUNDS rounds (the order rotates each round), so a slow spell of
  * the shared 2-core machine hits all of them instead of whichever happened to run then.
  */
-const ROUNDS = 16;
+const ROUNDS = 24;
 /** Unmeasured runs at the start of every client's turn (even, so each run ends at PINS[0]). */
 const TURN_WARMUP = 10;
 /**
