@@ -19,6 +19,7 @@ import { GetInfo } from '../../../src/protocol/ctap2/get-info.ts';
 import { decodeCbor } from '../../../src/protocol/cbor.ts';
 import type { CoseEc2PublicKey } from '../../../src/protocol/cose.ts';
 import { Pin } from '../../../src/protocol/secret.ts';
+import { loadProfile } from '../../../src/sim/profiles.ts';
 
 const SUB_NAMES: Record<number, string> = Object.fromEntries(Object.entries(ClientPinSubcommand).map(([k, v]) => [v, k]));
 
@@ -56,9 +57,9 @@ class Recorder implements CtapTransport {
   }
 }
 
-function rig() {
+function rig(profile?: string) {
   const env = createSimEnv({ touchPolicy: 'auto' });
-  const auth = new VirtualAuthenticator({ env });
+  const auth = new VirtualAuthenticator({ env, ...(profile ? { profile: loadProfile(profile) } : {}) });
   const dev = new VirtualHidDevice(auth);
   const agreementKeys = new Map<string, CoseEc2PublicKey>();
   const open = async () => {
@@ -93,6 +94,20 @@ describe('FidoClient: PIN work scheduled around the key', () => {
     expect(t.drawnAtAgreement).toEqual([32, 96]);
     expect(t.drawn).toBe(128);
     expect(k.auth.pinState.pinRetries).toBe(8);
+  });
+
+  it('protocol 1 keys (zero IV, nothing to draw for the request): the early agreement is used too, one agreement key remembered as v1', async () => {
+    const k = rig('yubikey-5-nfc-pin1');
+    const { t, c } = await k.open();
+    await c.setPin(Pin.fromString('4826'));
+    expect([...k.agreementKeys.keys()]).toEqual(['virtual-key-1 v1']);
+    t.drawnAtAgreement.length = 0;
+    t.drawn = 0;
+    await expect(c.changePin(Pin.fromString('4826'), Pin.fromString('5937'))).resolves.toMatchObject({ state: 'ok', retriesLeft: 8 });
+    await expect(c.changePin(Pin.fromString('5937'), Pin.fromString('6048'))).resolves.toMatchObject({ state: 'ok', retriesLeft: 8 });
+    expect(t.drawnAtAgreement).toEqual([0, 32]); // only the spare scalars, made while getInfo was answered
+    expect(t.drawn).toBe(64);
+    await expect(c.verifyPin(Pin.fromString('6048'))).resolves.toMatchObject({ state: 'ok' });
   });
 
   it('a client that knows no agreement key only makes its key pair early (32 B), and builds the request (2 IVs) after the reply', async () => {
