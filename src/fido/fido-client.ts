@@ -254,6 +254,7 @@ export class FidoClient {
         throw this.#mapPinError(e, null);
       } finally {
         sharedSecret.wipe();
+        request.fill(0); // encrypted PIN material: no longer needed once sent
       }
       return await this.#verifyChanged(null, op);
     } finally {
@@ -319,6 +320,7 @@ export class FidoClient {
         throw await this.#afterFailedAttempt(e, info, op);
       } finally {
         sharedSecret.wipe();
+        request.fill(0); // encrypted PIN material: no longer needed once sent
       }
       return await this.#verifyChanged(before.retriesLeft, op);
     } finally {
@@ -674,6 +676,7 @@ export class FidoClient {
       throw await this.#afterFailedAttempt(e, info, o);
     } finally {
       sharedSecret.wipe();
+      request.fill(0);
     }
   }
 
