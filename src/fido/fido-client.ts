@@ -270,15 +270,7 @@ export class FidoClient {
       // the key's last agreement key during getInfo, the PIN rules and the changePIN request
       // during getPINRetries (`#anticipate`). A state the guard refuses still wins over a rule
       // the new PIN breaks, and nothing computed early is sent unless the key's reply matches.
-      const reading = this.getInfo(op);
-      const guess = this.#guessAgreement();
-      let info: AuthenticatorInfo;
-      try {
-        info = await reading;
-      } catch (e) {
-        guess?.enc.sharedSecret.wipe();
-        throw e;
-      }
+      const { info, guess } = await this.#infoWithGuess(op);
       const protocol = this.#protocol(info);
       const build = (enc: Encapsulation): Uint8Array =>
         frameRequest(ClientPin, {
@@ -337,10 +329,8 @@ export class FidoClient {
   async verifyPin(pin: Pin, o: OpOptions & { confirmLastAttempt?: boolean; permissions?: number; rpId?: string } = {}): Promise<PinStatus> {
     const op = this.#op(o);
     try {
-      const info = await this.getInfo(op);
-      const before = await this.#readStatus(info, op);
-      this.#guardAttempt(before, o.confirmLastAttempt);
-      const token = await this.#getToken(info, pin, o.permissions ?? MC_GA, o.rpId, op);
+      const { info, guess } = await this.#infoWithGuess(op);
+      const { token } = await this.#guardedToken(info, pin, o.permissions ?? MC_GA, o.rpId, op, o.confirmLastAttempt, guess);
       token.wipe();
       return await this.#readStatus(info, op);
     } finally {
@@ -377,8 +367,8 @@ export class FidoClient {
     const op = this.#op(o);
     try {
       // With a PIN the state is read fresh (PIN safety); without one the cached getInfo will do.
-      const info = p.pin || !this.#info ? await this.getInfo(op) : this.#info;
-      const auth = await this.#pinAuth(info, p.pin, PinUvAuthPermission.makeCredential, p.rpId, p.clientDataHash, op);
+      const { info, guess } = p.pin ? await this.#infoWithGuess(op) : { info: this.#info ?? (await this.getInfo(op)), guess: undefined };
+      const auth = await this.#pinAuth(info, guess, p.pin, PinUvAuthPermission.makeCredential, p.rpId, p.clientDataHash, op);
       const options: Record<string, boolean> = {};
       if (p.residentKey) options.rk = true;
       if (p.userVerification && !auth) options.uv = true; // omit false: CTAP 2.0 keys reject uv:false (fido.md §14.4)
@@ -410,8 +400,8 @@ export class FidoClient {
     const op = this.#op(o);
     try {
       // With a PIN the state is read fresh (PIN safety); without one the cached getInfo will do.
-      const info = p.pin || !this.#info ? await this.getInfo(op) : this.#info;
-      const auth = await this.#pinAuth(info, p.pin, PinUvAuthPermission.getAssertion, p.rpId, p.clientDataHash, op);
+      const { info, guess } = p.pin ? await this.#infoWithGuess(op) : { info: this.#info ?? (await this.getInfo(op)), guess: undefined };
+      const auth = await this.#pinAuth(info, guess, p.pin, PinUvAuthPermission.getAssertion, p.rpId, p.clientDataHash, op);
       const allow = p.allowCredentials?.map((id) => ({ type: 'public-key', id }));
       const req = {
         rpId: p.rpId,
@@ -654,24 +644,52 @@ export class FidoClient {
     }
   }
 
-  /** A pinUvAuthToken (0x09 when the key offers pinUvAuthToken, else legacy 0x05), as a secret. */
-  async #getToken(info: AuthenticatorInfo, pin: Pin, permissions: number, rpId: string | undefined, o: OpOptions): Promise<SecretBytes> {
+  /**
+   * The state read, the guard, then a pinUvAuthToken (0x09 when the key offers pinUvAuthToken,
+   * else legacy 0x05) as a secret. Scheduled as changePin is: the token request's agreement
+   * work runs while getPINRetries is answered (and `guess`'s, made during getInfo, is used when
+   * it holds); a state the guard refuses throws before anything costs an attempt.
+   */
+  async #guardedToken(
+    info: AuthenticatorInfo,
+    pin: Pin,
+    permissions: number,
+    rpId: string | undefined,
+    o: OpOptions,
+    confirmLastAttempt: boolean | undefined,
+    guess: Guess | undefined,
+  ): Promise<{ before: PinStatus; token: SecretBytes }> {
     const protocol = this.#protocol(info);
     const withPermissions = info.options?.pinUvAuthToken === true;
-    const { request, sharedSecret } = await this.#agree(protocol, o, (enc) =>
+    const build = (enc: Encapsulation): Uint8Array =>
       frameRequest(ClientPin, {
         pinUvAuthProtocol: protocol.version,
         subCommand: withPermissions ? ClientPinSubcommand.getPinUvAuthTokenUsingPinWithPermissions : ClientPinSubcommand.getPinToken,
         keyAgreement: enc.keyAgreement,
         pinHashEnc: encryptPinHash(protocol, enc.sharedSecret, pin.exposeSecret()),
         ...(withPermissions ? { permissions, ...(rpId !== undefined ? { rpId } : {}) } : {}),
-      }),
-    );
+      });
+    const status = this.#readStatus(info, o);
+    let anticipated: Anticipated | undefined;
+    try {
+      anticipated = this.#anticipate(protocol, build, guess);
+    } catch {
+      guess?.enc.sharedSecret.wipe(); // done again after the reply, where a failure is reported
+    }
+    let before: PinStatus;
+    try {
+      before = await status;
+      this.#guardAttempt(before, confirmLastAttempt);
+    } catch (e) {
+      discard(anticipated?.early);
+      throw e;
+    }
+    const { request, sharedSecret } = await this.#agree(protocol, o, build, anticipated);
     try {
       const r = ClientPin.decodeResponse(await this.#callRaw(request, o, 'getPinToken'));
       this.#softBlocked = false;
       if (!r.pinUvAuthToken) throw new KeytapError('PROTOCOL_ERROR', 'token reply has no pinUvAuthToken');
-      return protocol.decrypt(sharedSecret, r.pinUvAuthToken);
+      return { before, token: protocol.decrypt(sharedSecret, r.pinUvAuthToken) };
     } catch (e) {
       throw await this.#afterFailedAttempt(e, info, o);
     } finally {
@@ -680,9 +698,22 @@ export class FidoClient {
     }
   }
 
+  /** getInfo, with the agreement guessed while the key answers (see changePin); wipes the guess on failure. */
+  async #infoWithGuess(o: OpOptions): Promise<{ info: AuthenticatorInfo; guess: Guess | undefined }> {
+    const reading = this.getInfo(o);
+    const guess = this.#guessAgreement();
+    try {
+      return { info: await reading, guess };
+    } catch (e) {
+      guess?.enc.sharedSecret.wipe();
+      throw e;
+    }
+  }
+
   /** pinUvAuthParam/protocol for mc/ga when a PIN is given (after the same state checks as verifyPin). */
   async #pinAuth(
     info: AuthenticatorInfo,
+    guess: Guess | undefined,
     pin: Pin | undefined,
     permission: number,
     rpId: string,
@@ -690,10 +721,8 @@ export class FidoClient {
     o: OpOptions,
   ): Promise<{ pinUvAuthParam: Uint8Array; pinUvAuthProtocol: number } | undefined> {
     if (!pin) return undefined;
-    const before = await this.#readStatus(info, o);
     // mc/ga carry no confirmation flag: the last attempt is never spent implicitly.
-    this.#guardAttempt(before, false);
-    const token = await this.#getToken(info, pin, permission, rpId, o);
+    const { token } = await this.#guardedToken(info, pin, permission, rpId, o, false, guess);
     try {
       const protocol = this.#protocol(info);
       return { pinUvAuthParam: protocol.authenticate(token, clientDataHash), pinUvAuthProtocol: protocol.version };

@@ -110,6 +110,28 @@ describe('FidoClient: PIN work scheduled around the key', () => {
     await expect(c.verifyPin(Pin.fromString('6048'))).resolves.toMatchObject({ state: 'ok' });
   });
 
+  it('PIN tokens (verifyPin, getAssertion with a PIN) are scheduled the same way: the token request is ready before getKeyAgreement returns', async () => {
+    const k = rig();
+    const { c } = await k.open();
+    await c.setPin(Pin.fromString('4826'));
+    const { t, c: c2 } = await k.open();
+    await expect(c2.verifyPin(Pin.fromString('4826'))).resolves.toMatchObject({ state: 'ok', retriesLeft: 8 });
+    expect(t.log).toEqual(['getInfo', 'clientPIN.getPINRetries', 'clientPIN.getKeyAgreement', 'clientPIN.getPinUvAuthTokenUsingPinWithPermissions', 'clientPIN.getPINRetries']);
+    // The key is known from the first client (shared map): scalar and IV are drawn before the reply.
+    expect(t.drawnAtAgreement).toEqual([48]);
+    t.log.length = 0;
+    t.drawnAtAgreement.length = 0;
+    t.drawn = 0;
+    const cred = await c2.makeCredential({ rpId: 'example.com', user: { id: Uint8Array.of(1) }, clientDataHash: new Uint8Array(32), pin: Pin.fromString('4826') });
+    const [a] = await c2.getAssertion({ rpId: 'example.com', clientDataHash: new Uint8Array(32), allowCredentials: [cred.credentialId], pin: Pin.fromString('4826') });
+    expect(a!.credentialId).toEqual(cred.credentialId);
+    // Per operation: the scalar (made while getInfo is answered) and the token request's IV, all
+    // before getKeyAgreement's reply; nothing after it.
+    expect(t.drawnAtAgreement).toEqual([48, 96]);
+    expect(t.drawn).toBe(96);
+    expect(t.log.filter((x) => x.startsWith('clientPIN.getPinUvAuthToken'))).toHaveLength(2);
+  });
+
   it('a client that knows no agreement key only makes its key pair early (32 B), and builds the request (2 IVs) after the reply', async () => {
     const k = rig();
     const { c } = await k.open();
