@@ -139,30 +139,43 @@ abstract class PinProtocolBase implements PinUvAuthProtocol {
   abstract authenticate(key: SecretBytes | Uint8Array, message: Uint8Array): Uint8Array;
 
   generateKeyPair(): KeyAgreementKeyPair {
-    // A random 32-byte string is a valid scalar unless it is 0 or ≥ n (probability ~2⁻³²): retry then.
+    const { ecdh, priv } = this.#ecdhWithScalar(null);
+    return { privateKey: new SecretBytes(priv), publicKey: coseEc2KeyFromUncompressed(new Uint8Array(ecdh.getPublicKey()), CoseAlgorithm.ECDH_ES_HKDF_256) };
+  }
+
+  prepareEphemeral(): EphemeralKeyPair {
+    return new EphemeralKeyPair(this.#ephemeralEcdh(null));
+  }
+
+  /**
+   * An ECDH object holding a copy of `scalar`, or a fresh scalar from the injected randomness,
+   * with that scalar (the caller keeps or wipes it).
+   */
+  #ecdhWithScalar(scalar: Uint8Array | null): { ecdh: ECDH; priv: Uint8Array } {
     for (let attempt = 0; attempt < 16; attempt++) {
-      const priv = this.random(32);
+      const priv = scalar ? new Uint8Array(scalar) : this.random(32);
+      const ecdh = createECDH('prime256v1');
       try {
-        return this.#keyPair(priv);
+        ecdh.setPrivateKey(priv);
+        return { ecdh, priv };
       } catch {
         priv.fill(0);
+        // A random 32-byte string is a valid scalar unless it is 0 or ≥ n (~2⁻³²): draw again.
+        if (scalar) throw new PinProtocolError('the ephemeral private key is not a valid P-256 scalar', 'random');
       }
     }
     throw new PinProtocolError('random source gave no valid P-256 private key in 16 attempts', 'random');
   }
 
-  #keyPair(priv: Uint8Array): KeyAgreementKeyPair {
-    const ecdh = createECDH('prime256v1');
-    ecdh.setPrivateKey(priv);
-    const pub = ecdh.getPublicKey();
-    return { privateKey: new SecretBytes(priv), publicKey: coseEc2KeyFromUncompressed(new Uint8Array(pub), CoseAlgorithm.ECDH_ES_HKDF_256) };
+  /** `#ecdhWithScalar` for an ephemeral key: the scalar copy is wiped at once (one use only). */
+  #ephemeralEcdh(scalar: Uint8Array | null): ECDH {
+    const { ecdh, priv } = this.#ecdhWithScalar(scalar);
+    priv.fill(0);
+    return ecdh;
   }
 
-  #sharedSecret(priv: Uint8Array, peer: CoseEc2PublicKey): SecretBytes {
-    // CTAP 2.1 §6.5.6: reject a peer key that is not on the curve (invalid-curve attacks).
-    assertP256OnCurve(peer);
-    const ecdh = createECDH('prime256v1');
-    ecdh.setPrivateKey(priv);
+  /** kdf(x-coordinate of ecdh's scalar × peer), wiping Z. The caller has checked `peer` is on the curve. */
+  #agreeWith(ecdh: ECDH, peer: CoseEc2PublicKey): SecretBytes {
     const zBuf = ecdh.computeSecret(p256UncompressedPoint(peer));
     const z = new Uint8Array(zBuf);
     zBuf.fill(0);
@@ -173,47 +186,22 @@ abstract class PinProtocolBase implements PinUvAuthProtocol {
     }
   }
 
-  prepareEphemeral(): EphemeralKeyPair {
-    return new EphemeralKeyPair(this.#ecdhFromScalar(null));
-  }
-
-  /** An ECDH object holding `scalar` (the copy is wiped), or a fresh scalar from the injected randomness. */
-  #ecdhFromScalar(scalar: Uint8Array | null): ECDH {
-    for (let attempt = 0; attempt < 16; attempt++) {
-      const priv = scalar ? new Uint8Array(scalar) : this.random(32);
-      const ecdh = createECDH('prime256v1');
-      try {
-        ecdh.setPrivateKey(priv);
-        return ecdh;
-      } catch {
-        // A random 32-byte string is a valid scalar unless it is 0 or ≥ n (~2⁻³²): draw again.
-        if (scalar) throw new PinProtocolError('the ephemeral private key is not a valid P-256 scalar', 'random');
-      } finally {
-        priv.fill(0); // ephemeral: one use only
-      }
-    }
-    throw new PinProtocolError('random source gave no valid P-256 private key in 16 attempts', 'random');
-  }
-
   encapsulate(peer: CoseEc2PublicKey, ephemeral?: EphemeralKeyPair | Uint8Array): Encapsulation {
     // CTAP 2.1 §6.5.6: reject a peer key that is not on the curve (invalid-curve attacks),
     // before making a key pair for a peer we would refuse anyway.
     assertP256OnCurve(peer);
     // One ECDH object for the ephemeral pair and the agreement: two scalar multiplications,
     // not three (building the pair and re-importing the scalar each cost one).
-    const pair = ephemeral instanceof EphemeralKeyPair ? ephemeral : new EphemeralKeyPair(this.#ecdhFromScalar(ephemeral ?? null));
-    const zBuf = pair.take().computeSecret(p256UncompressedPoint(peer));
-    const z = new Uint8Array(zBuf);
-    zBuf.fill(0);
-    try {
-      return { keyAgreement: pair.publicKey, sharedSecret: this.kdf(z) };
-    } finally {
-      z.fill(0);
-    }
+    const pair = ephemeral instanceof EphemeralKeyPair ? ephemeral : new EphemeralKeyPair(this.#ephemeralEcdh(ephemeral ?? null));
+    return { keyAgreement: pair.publicKey, sharedSecret: this.#agreeWith(pair.take(), peer) };
   }
 
   decapsulate(own: KeyAgreementKeyPair, peer: CoseEc2PublicKey): SecretBytes {
-    return this.#sharedSecret(own.privateKey.exposeSecret(), peer);
+    // CTAP 2.1 §6.5.6: reject a peer key that is not on the curve (invalid-curve attacks).
+    assertP256OnCurve(peer);
+    const ecdh = createECDH('prime256v1');
+    ecdh.setPrivateKey(own.privateKey.exposeSecret());
+    return this.#agreeWith(ecdh, peer);
   }
 
   verify(key: SecretBytes | Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
