@@ -279,32 +279,16 @@ export class FidoClient {
           keyAgreement: enc.keyAgreement,
           ...changePinParams(protocol, enc.sharedSecret, current.exposeSecret(), next.exposeSecret()),
         });
-      const status = this.#readStatus(info, op);
-      let anticipated: Anticipated | undefined;
-      let invalid: unknown;
-      try {
+      const { before, agreed } = await this.#guardedAgreement(info, protocol, build, op, guess, (s) => this.#guardAttempt(s, o.confirmLastAttempt, true), () =>
         validatePin(next, {
           minLength: info.minPINLength,
           maxLength: info.maxPINLength,
           policy: this.#policy,
           currentPin: current,
           forcePinChange: info.forcePINChange === true,
-        });
-        anticipated = this.#anticipate(protocol, build, guess);
-      } catch (e) {
-        invalid = e;
-        guess?.enc.sharedSecret.wipe();
-      }
-      let before: PinStatus;
-      try {
-        before = await status;
-        this.#guardAttempt(before, o.confirmLastAttempt, true);
-        if (invalid !== undefined) throw invalid;
-      } catch (e) {
-        discard(anticipated?.early);
-        throw e;
-      }
-      const { request, sharedSecret } = await this.#agree(protocol, op, build, anticipated);
+        }),
+      );
+      const { request, sharedSecret } = agreed;
       try {
         await this.#callRaw(request, op, 'changePIN');
         this.#softBlocked = false;
@@ -330,7 +314,7 @@ export class FidoClient {
     const op = this.#op(o);
     try {
       const { info, guess } = await this.#infoWithGuess(op);
-      const { token } = await this.#guardedToken(info, pin, o.permissions ?? MC_GA, o.rpId, op, o.confirmLastAttempt, guess);
+      const token = await this.#guardedToken(info, pin, o.permissions ?? MC_GA, o.rpId, op, o.confirmLastAttempt, guess);
       token.wipe();
       return await this.#readStatus(info, op);
     } finally {
@@ -506,7 +490,7 @@ export class FidoClient {
    * initialize/regenerate), so the guess is usually right; `#agree` checks it.
    */
   #anticipate(protocol: PinUvAuthProtocol, build: (enc: Encapsulation) => Uint8Array, guess?: Guess): Anticipated {
-    const memo = `${this.transport.descriptor} v${protocol.version}`;
+    const memo = this.#memo(protocol.version);
     if (guess && guess.memo === memo) return { memo, known: guess.known, early: buildAgreed(guess.enc, build) };
     guess?.enc.sharedSecret.wipe();
     const known = this.#agreementKeys.get(memo);
@@ -521,12 +505,17 @@ export class FidoClient {
   #prepareSpare(): void {
     if (this.#spare || !this.#info) return;
     const protocol = this.#protocol(this.#info);
-    if (!this.#agreementKeys.has(`${this.transport.descriptor} v${protocol.version}`)) return;
+    if (!this.#agreementKeys.has(this.#memo(protocol.version))) return;
     try {
       this.#spare = protocol.prepareEphemeral();
     } catch {
       this.#spare = null;
     }
+  }
+
+  /** Key of `#agreementKeys`: this key (by transport descriptor) and a PIN protocol version. */
+  #memo(version: number): string {
+    return `${this.transport.descriptor} v${version}`;
   }
 
   /** The spare key pair if one was made, else a new one. */
@@ -544,7 +533,7 @@ export class FidoClient {
   #guessAgreement(): Guess | undefined {
     if (!this.#info) return undefined;
     const protocol = this.#protocol(this.#info);
-    const memo = `${this.transport.descriptor} v${protocol.version}`;
+    const memo = this.#memo(protocol.version);
     const known = this.#agreementKeys.get(memo);
     if (!known) return undefined;
     try {
@@ -658,7 +647,7 @@ export class FidoClient {
     o: OpOptions,
     confirmLastAttempt: boolean | undefined,
     guess: Guess | undefined,
-  ): Promise<{ before: PinStatus; token: SecretBytes }> {
+  ): Promise<SecretBytes> {
     const protocol = this.#protocol(info);
     const withPermissions = info.options?.pinUvAuthToken === true;
     const build = (enc: Encapsulation): Uint8Array =>
@@ -669,33 +658,61 @@ export class FidoClient {
         pinHashEnc: encryptPinHash(protocol, enc.sharedSecret, pin.exposeSecret()),
         ...(withPermissions ? { permissions, ...(rpId !== undefined ? { rpId } : {}) } : {}),
       });
-    const status = this.#readStatus(info, o);
-    let anticipated: Anticipated | undefined;
-    try {
-      anticipated = this.#anticipate(protocol, build, guess);
-    } catch {
-      guess?.enc.sharedSecret.wipe(); // done again after the reply, where a failure is reported
-    }
-    let before: PinStatus;
-    try {
-      before = await status;
-      this.#guardAttempt(before, confirmLastAttempt);
-    } catch (e) {
-      discard(anticipated?.early);
-      throw e;
-    }
-    const { request, sharedSecret } = await this.#agree(protocol, o, build, anticipated);
+    const { request, sharedSecret } = (await this.#guardedAgreement(info, protocol, build, o, guess, (s) => this.#guardAttempt(s, confirmLastAttempt))).agreed;
     try {
       const r = ClientPin.decodeResponse(await this.#callRaw(request, o, 'getPinToken'));
       this.#softBlocked = false;
       if (!r.pinUvAuthToken) throw new KeytapError('PROTOCOL_ERROR', 'token reply has no pinUvAuthToken');
-      return { before, token: protocol.decrypt(sharedSecret, r.pinUvAuthToken) };
+      return protocol.decrypt(sharedSecret, r.pinUvAuthToken);
     } catch (e) {
       throw await this.#afterFailedAttempt(e, info, o);
     } finally {
       sharedSecret.wipe();
       request.fill(0);
     }
+  }
+
+  /**
+   * The state read and `guard`, then the agreement for `build`'s request. While getPINRetries is
+   * answered, `validate` runs and `#anticipate` builds the request early (from `guess` when it
+   * holds). A state the guard refuses wins over a `validate` error, and both throw before
+   * anything that costs an attempt is sent.
+   */
+  async #guardedAgreement(
+    info: AuthenticatorInfo,
+    protocol: PinUvAuthProtocol,
+    build: (enc: Encapsulation) => Uint8Array,
+    o: OpOptions,
+    guess: Guess | undefined,
+    guard: (s: PinStatus) => void,
+    validate?: () => void,
+  ): Promise<{ before: PinStatus; agreed: Agreed }> {
+    const status = this.#readStatus(info, o);
+    let anticipated: Anticipated | undefined;
+    let invalid: unknown;
+    try {
+      validate?.();
+    } catch (e) {
+      invalid = e;
+    }
+    if (invalid === undefined) {
+      try {
+        anticipated = this.#anticipate(protocol, build, guess);
+      } catch {
+        // redone by #agree after the reply, where a failure is reported
+      }
+    }
+    if (!anticipated) guess?.enc.sharedSecret.wipe();
+    let before: PinStatus;
+    try {
+      before = await status;
+      guard(before);
+      if (invalid !== undefined) throw invalid;
+    } catch (e) {
+      discard(anticipated?.early);
+      throw e;
+    }
+    return { before, agreed: await this.#agree(protocol, o, build, anticipated) };
   }
 
   /** getInfo, with the agreement guessed while the key answers (see changePin); wipes the guess on failure. */
@@ -722,7 +739,7 @@ export class FidoClient {
   ): Promise<{ pinUvAuthParam: Uint8Array; pinUvAuthProtocol: number } | undefined> {
     if (!pin) return undefined;
     // mc/ga carry no confirmation flag: the last attempt is never spent implicitly.
-    const { token } = await this.#guardedToken(info, pin, permission, rpId, o, false, guess);
+    const token = await this.#guardedToken(info, pin, permission, rpId, o, false, guess);
     try {
       const protocol = this.#protocol(info);
       return { pinUvAuthParam: protocol.authenticate(token, clientDataHash), pinUvAuthProtocol: protocol.version };
@@ -737,7 +754,7 @@ export class FidoClient {
     const s = e.status;
     if (s === CtapStatus.PIN_INVALID || s === CtapStatus.PIN_AUTH_BLOCKED || s === CtapStatus.PIN_BLOCKED) {
       // A wrong PIN makes the key regenerate its agreement key (CTAP 2.1 §6.5.5.5-7): forget it.
-      for (const v of [1, 2]) this.#agreementKeys.delete(`${this.transport.descriptor} v${v}`);
+      for (const v of [1, 2]) this.#agreementKeys.delete(this.#memo(v));
       let after: { retries: number; powerCycleState?: boolean } | undefined;
       try {
         after = await this.#readRetries(info, { ...o, onProgress: undefined });
