@@ -3,25 +3,12 @@
  * Derived only from what the device said (getInfo, getPINRetries, getUVRetries), never assumed.
  */
 
-/** `no-pin`: none set; `ok`: usable; `change-required`: forcePINChange; `soft-blocked`: re-insert; `blocked`: reset only. */
-export type PinState = 'no-pin' | 'ok' | 'change-required' | 'soft-blocked' | 'blocked';
+import type { PinState, PinStatusResult } from '../api/types.ts';
 
-/** A key's PIN state as exposed by the API (`fido.pin.status`). */
-export interface PinStatus {
-  state: PinState;
-  /** PIN attempts left before the hard lock; null when no PIN is set (retries are not polled then). */
-  retriesLeft: number | null;
-  /** The device maximum (8 per CTAP 2.0/2.1; read from the device when it says so). */
-  maxRetries: number;
-  /** True when the key must be removed and re-inserted before the next PIN attempt (soft lock). */
-  powerCycleRequired: boolean;
-  /** Built-in UV (fingerprint) attempts left, where the key has UV. */
-  uvRetriesLeft?: number;
-  /** Minimum PIN length in code points: max(4, getInfo minPINLength). */
-  minLength: number;
-  /** Maximum PIN length in UTF-8 bytes: min(63, getInfo maxPINLength). */
-  maxLength: number;
-}
+export type { PinState };
+
+/** A key's PIN state as exposed by the API (`fido.pin.status`): the wire type itself. */
+export type PinStatus = PinStatusResult;
 
 /** The getInfo facts the PIN state depends on (fido.md §8). */
 export interface PinInfoFacts {
